@@ -1,0 +1,117 @@
+"""Convolutional autoencoder: strided convs down to a flat latent vector, transposed convs back.
+
+The config (``core.config.ModelConfig``) travels with the weights, so a run folder can rebuild
+the exact network. ``encode`` is deterministic (no sampling, eval-mode batch norm).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import atomic
+from .config import ModelConfig
+
+
+def _down(cin: int, cout: int, bn: bool) -> nn.Sequential:
+    # k4 s2 p1 halves the size exactly; bias is redundant in front of batch norm
+    layers = [nn.Conv2d(cin, cout, 4, 2, 1, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _up(cin: int, cout: int, bn: bool) -> nn.Sequential:
+    layers = [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=not bn)]
+    if bn:
+        layers.append(nn.BatchNorm2d(cout))
+    layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+class ConvAutoencoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = list(cfg.widths)
+        self.feat = cfg.image_size // 2 ** len(w)          # spatial size at the bottleneck
+        chans = [cfg.channels] + w
+        self.encoder = nn.Sequential(*[_down(a, b, cfg.batch_norm) for a, b in zip(chans[:-1], chans[1:])])
+        flat = w[-1] * self.feat * self.feat
+        self.to_z = nn.Linear(flat, cfg.z_dim)
+        self.from_z = nn.Linear(cfg.z_dim, flat)
+        rev = w[::-1]
+        ups = [_up(a, b, cfg.batch_norm) for a, b in zip(rev[:-1], rev[1:])]
+        # last layer maps to image channels; sigmoid keeps pixels in [0, 1]
+        ups.append(nn.Sequential(nn.ConvTranspose2d(rev[-1], cfg.channels, 4, 2, 1), nn.Sigmoid()))
+        self.decoder = nn.Sequential(*ups)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(x)                                  # [B, C, f, f]
+        return self.to_z(h.flatten(1))                       # [B, z_dim]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.from_z(z).view(z.shape[0], self.cfg.widths[-1], self.feat, self.feat)
+        return self.decoder(torch.relu(h))                   # [B, 3, S, S]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def save_model(model: ConvAutoencoder, path: str | Path) -> None:
+    """Weights as safetensors with the model config embedded in the metadata."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"model_config": atomic.json.dumps(model.cfg.to_dict())}
+    with atomic.atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+
+
+def load_model(path: str | Path, cfg: ModelConfig | None = None, device: str | torch.device = "cpu") -> ConvAutoencoder:
+    """Rebuild from safetensors (no unpickling). The embedded config wins over ``cfg``."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "model_config" in meta:
+        cfg = ModelConfig.from_dict(atomic.json.loads(meta["model_config"]))
+    if cfg is None:
+        raise ValueError(f"{path} carries no model config and none was given")
+    model = ConvAutoencoder(cfg)
+    model.load_state_dict(load_file(str(path), device="cpu"))
+    return model.to(device).eval()
+
+
+def to_tensor(images_u8: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 [B, S, S, 3] -> float [B, 3, S, S] in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(images_u8)).to(device)
+    return t.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float [B, 3, S, S] in [0, 1] -> uint8 [B, S, S, 3]."""
+    return (x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
+
+
+@torch.no_grad()
+def decode_numpy(model: ConvAutoencoder, z: np.ndarray, batch: int = 256) -> np.ndarray:
+    """Decode latent vectors [n, d] into uint8 images [n, S, S, 3]."""
+    device = next(model.parameters()).device
+    z = np.asarray(z, dtype=np.float32)
+    if not np.isfinite(z).all():
+        raise ValueError("latent vectors contain NaN or inf")
+    out = [to_uint8(model.decode(torch.from_numpy(z[i:i + batch]).to(device))) for i in range(0, len(z), batch)]
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.image_size, model.cfg.image_size, 3), np.uint8)

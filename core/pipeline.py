@@ -1,0 +1,211 @@
+"""One call from a config to a complete run: prepare data, train (resuming), encode, index.
+
+A run folder is locked while it is being trained (``flock``: released by the kernel if the
+process dies), so one run is never trained twice at once; the same command run again
+resumes an interrupted run from its last epoch, or returns at once when it is complete.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import atomic
+from .config import RunConfig
+from .runs import DONE, Run, cache_root, runs_dir
+
+
+class RunBusyError(RuntimeError):
+    pass
+
+
+def default_run_id(cfg: RunConfig) -> str:
+    """Same options -> same id, so repeating a command resumes or reuses its run."""
+    h = hashlib.sha1(cfg.to_json().encode()).hexdigest()[:8]
+    return f"{cfg.data.dataset}-{cfg.model.image_size}px-z{cfg.model.z_dim}-{h}"
+
+
+@contextmanager
+def run_lock(run_path: Path):
+    run_path.mkdir(parents=True, exist_ok=True)
+    f = open(run_path / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise RunBusyError(f"run {run_path.name} is being trained by another process") from None
+    try:
+        f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
+        yield
+    finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def is_locked(run_path: Path) -> bool:
+    """True while some process holds the run's training lock."""
+    p = Path(run_path) / ".lock"
+    if not p.exists():
+        return False
+    with open(p, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+class StatusWriter:
+    """Trainer callback that keeps ``status.json`` current (throttled) for the dashboard."""
+
+    def __init__(self, path: Path, every_s: float = 1.0, enabled: bool = True):
+        self.path, self.every_s, self.last, self.state = path, every_s, 0.0, {}
+        self.enabled = enabled
+
+    def set(self, **kw) -> None:
+        if not self.enabled:
+            return
+        self.state.update(kw, updated=time.time(), pid=os.getpid())
+        atomic.write_json(self.path, self.state)
+        self.last = time.monotonic()
+
+    def __call__(self, event: str, info: dict) -> None:
+        if event == "batch" and time.monotonic() - self.last < self.every_s:
+            return
+        info = {k: v for k, v in info.items() if k != "history"}
+        self.set(event=event, **info)
+
+
+class TqdmProgress:
+    """Trainer callback: one progress bar per epoch with images/s and ETA."""
+
+    def __init__(self):
+        from tqdm.auto import tqdm
+
+        self.tqdm, self.bar = tqdm, None
+
+    def __call__(self, event: str, info: dict) -> None:
+        if event == "batch":
+            if self.bar is None:
+                self.bar = self.tqdm(total=info["steps"], desc=f"epoch {info['epoch']}/{info['epochs']}",
+                                     file=sys.stderr, leave=True)
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{info['loss']:.4f}", img_s=f"{info['images_per_s']:.0f}",
+                                 eta=f"{info['eta_s'] / 60:.1f}min", refresh=False)
+        elif event == "epoch":
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+            print(f"epoch {info['epoch']}/{info['epochs']}: train {info['train_loss']:.5f} "
+                  f"val {info['val_loss']:.5f} ({info['images_per_s']:.0f} img/s)", file=sys.stderr)
+        elif event in ("resume", "warning"):
+            print(f"{event}: {info}", file=sys.stderr)
+
+
+def _split_rows(index) -> tuple[np.ndarray, np.ndarray]:
+    part = index["partition"].to_numpy()
+    train = np.flatnonzero(part == "train")
+    val = np.flatnonzero(part == "valid")
+    if len(val) == 0:
+        val = np.flatnonzero(part == "test")
+    if len(train) == 0:
+        raise ValueError("the dataset has no training images")
+    return train, val
+
+
+def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, progress: bool = True,
+              callbacks: list[Callable[[str, dict], None]] | None = None, on_prepared=None) -> Run:
+    """Prepare, train, encode; returns the complete run. Safe to call again after a kill."""
+    from .data import prepare
+    from .latents import encode_to_npy
+    from .train import Trainer, barrier, init_distributed
+
+    dist = init_distributed(cfg.train.device)  # a world of one unless launched by torchrun
+    root = cache_root(cache_dir)
+    run_id = run_id or default_run_id(cfg)
+    path = runs_dir(root) / run_id
+    cfg_file = path / "config.json"
+    if cfg_file.exists():
+        old = atomic.read_json(cfg_file).get("config")
+        if old != json.loads(cfg.to_json()):
+            raise ValueError(f"run {run_id!r} already exists with a different configuration; "
+                             f"pick another --run-id or delete {path}")
+    run = Run(path)
+    # only rank 0 owns the run folder: it takes the lock and writes every file
+    with (run_lock(path) if dist.main else nullcontext()):
+        if dist.main and run.complete:
+            return run
+        status = StatusWriter(path / "status.json", enabled=dist.main)
+        status.set(state="preparing", message="preparing images")
+        try:
+            if not dist.main:
+                barrier()  # let rank 0 build the preprocessing cache first
+            data = prepare(cfg.data, root, progress=progress and dist.main)
+            if dist.main:
+                barrier()
+            if not dist.main:
+                progress = False
+                return _train_only(cfg, data, path, Trainer)
+            if on_prepared:
+                on_prepared(data)
+            atomic.write_json(cfg_file, {"config": json.loads(cfg.to_json()), "fingerprint": data.fingerprint,
+                                         "data_path": str(data.path), "manifest": _manifest_summary(data.manifest),
+                                         "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            run.__dict__.pop("meta", None)
+            train_rows, val_rows = _split_rows(data.index)
+            status.set(state="training", message="training")
+            cbs = [status] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
+            trainer = Trainer(cfg.model, cfg.train, data.images, train_rows, val_rows,
+                              ckpt_path=path / "checkpoint.pt", callbacks=cbs)
+            history = trainer.fit()
+            trainer.save_weights(path / "weights.safetensors")
+            atomic.write_json(path / "history.json", history)
+            status.set(state="encoding", message=f"encoding {len(data.images)} images")
+            bar = _encode_bar(progress, len(data.images))
+            model = trainer.model.eval()
+            errs = encode_to_npy(model, data.images, path / "z.npy",
+                                 progress=lambda i, n: (bar and bar.update(i - bar.n),
+                                                        status("batch", {"encoded": i, "total": n})))
+            if bar:
+                bar.close()
+            index = data.index.copy()
+            index.insert(0, "row", np.arange(len(index)))
+            index["recon_mse"] = errs
+            with atomic.atomic_path(path / "index.parquet") as tmp:
+                index.to_parquet(tmp, index=False)
+            status.set(state=DONE, message="complete", event="done")
+        except BaseException as e:
+            status.set(state="failed", message=f"{type(e).__name__}: {e}")
+            raise
+    return run
+
+
+def _train_only(cfg: RunConfig, data, path: Path, trainer_cls) -> Run:
+    """What a DDP rank other than 0 does: its share of the training, nothing written."""
+    train_rows, val_rows = _split_rows(data.index)
+    trainer_cls(cfg.model, cfg.train, data.images, train_rows, val_rows, ckpt_path=path / "checkpoint.pt").fit()
+    return Run(path)
+
+
+def _encode_bar(progress: bool, n: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n, desc="encoding", file=sys.stderr, unit="img")
+
+
+def _manifest_summary(m: dict) -> dict:
+    """Keep the run's config small: counts and the first skipped files, not every path."""
+    out = {k: v for k, v in m.items() if k != "skipped"}
+    out["skipped"] = list(m.get("skipped", []))[:50]
+    return out
