@@ -97,7 +97,10 @@ def load_model(path: str | Path, cfg: ModelConfig | None = None, device: str | t
 
 def to_tensor(images_u8: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 [B, S, S, 3] -> float [B, 3, S, S] in [0, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(images_u8)).to(device)
+    a = np.ascontiguousarray(images_u8)
+    if not a.flags.writeable:  # memmap views are read-only; torch wants to own writable memory
+        a = a.copy()
+    t = torch.from_numpy(a).to(device)
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
 

@@ -111,7 +111,9 @@ class TqdmProgress:
             print(f"{event}: {info}", file=sys.stderr)
 
 
-def _split_rows(index) -> tuple[np.ndarray, np.ndarray]:
+def _split_rows(index, seed: int = 0, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Train on 'train' rows, validate on 'valid' (else 'test'); when a subset has neither
+    (e.g. --limit on CelebA keeps only early, training ids), hold out a seeded fraction."""
     part = index["partition"].to_numpy()
     train = np.flatnonzero(part == "train")
     val = np.flatnonzero(part == "valid")
@@ -119,6 +121,10 @@ def _split_rows(index) -> tuple[np.ndarray, np.ndarray]:
         val = np.flatnonzero(part == "test")
     if len(train) == 0:
         raise ValueError("the dataset has no training images")
+    if len(val) == 0 and len(train) >= 10:
+        perm = np.random.default_rng(seed).permutation(train)
+        n_val = max(1, int(round(len(train) * val_fraction)))
+        val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     return train, val
 
 
@@ -161,7 +167,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
                                          "data_path": str(data.path), "manifest": _manifest_summary(data.manifest),
                                          "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             run.__dict__.pop("meta", None)
-            train_rows, val_rows = _split_rows(data.index)
+            train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
             status.set(state="training", message="training")
             cbs = [status] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
             trainer = Trainer(cfg.model, cfg.train, data.images, train_rows, val_rows,
@@ -191,7 +197,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
 
 def _train_only(cfg: RunConfig, data, path: Path, trainer_cls) -> Run:
     """What a DDP rank other than 0 does: its share of the training, nothing written."""
-    train_rows, val_rows = _split_rows(data.index)
+    train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
     trainer_cls(cfg.model, cfg.train, data.images, train_rows, val_rows, ckpt_path=path / "checkpoint.pt").fit()
     return Run(path)
 
