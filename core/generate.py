@@ -1,0 +1,110 @@
+"""Everything a run needs to generate and judge new latent vectors, loaded once, used often.
+
+The CLI's ``sample`` and the dashboard both go through :class:`Generator`: statistics and
+mixtures are cached in the run's ``derived/`` folder, the neighbour index is built once, and
+a batch (sample -> decode -> diagnostics) is then a few milliseconds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .runs import Run
+
+
+@dataclass
+class Batch:
+    sampler: str
+    params: dict
+    seed: int
+    z: np.ndarray                 # [n, d] float32
+    images: np.ndarray            # uint8 [n, S, S, 3]
+    diagnostics: dict = field(default_factory=dict)
+
+
+class Generator:
+    def __init__(self, run: Run, device: str = "cpu"):
+        self.run, self.device = run, device
+
+    @cached_property
+    def z(self) -> np.ndarray:
+        return self.run.z(mmap=True)                                  # [N, d]
+
+    @cached_property
+    def partition(self) -> np.ndarray:
+        return self.run.index()["partition"].to_numpy()
+
+    @cached_property
+    def train_rows(self) -> np.ndarray:
+        rows = np.flatnonzero(self.partition == "train")
+        return rows if len(rows) else np.arange(len(self.z))
+
+    @cached_property
+    def heldout_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.partition != "train")
+
+    @cached_property
+    def stats(self):
+        from .stats import cached_latent_stats
+
+        return cached_latent_stats(np.asarray(self.z), self.run.derived())
+
+    @cached_property
+    def model(self):
+        return self.run.load_model(self.device)
+
+    @cached_property
+    def knn(self):
+        """Exact neighbour index over every z-point (rows of z.npy)."""
+        from .neighbors import KNNIndex
+
+        return KNNIndex(np.asarray(self.z))
+
+    @cached_property
+    def gmm(self):
+        from .samplers import cached_gmm
+
+        return cached_gmm(np.asarray(self.z), self.run.derived())
+
+    def sampler_inputs(self, name: str, params: dict) -> dict:
+        """The run data a sampler needs besides the statistics (only what it asks for)."""
+        base = params.get("base", "box")
+        extra = {}
+        if name == "gmm" or (name == "nudge" and base == "gmm"):
+            extra["gmm"] = self.gmm
+        if name in ("nudge", "path"):
+            extra["z"] = self.z
+        if name == "nudge":
+            extra["index"] = self.knn
+        return extra
+
+    def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params) -> np.ndarray:
+        from .samplers import sample
+
+        return sample(name, self.stats, n, seed=seed, **params, **self.sampler_inputs(name, params))
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        from .model import decode_numpy
+
+        return decode_numpy(self.model, z)
+
+    def neighbors(self, q: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        return self.knn.query(np.asarray(q, np.float32), k)
+
+    @cached_property
+    def heldout_reference(self) -> dict:
+        """Diagnostics of real held-out z-points, computed once: what a good batch looks like."""
+        from .diagnostics import reference_diagnostics
+
+        return reference_diagnostics(self.stats, self.z, self.train_rows, self.heldout_rows, index=self.knn)
+
+    def diagnostics(self, z_new: np.ndarray) -> dict:
+        from .diagnostics import batch_diagnostics
+
+        return batch_diagnostics(z_new, self.stats, reference=self.heldout_reference, index=self.knn)
+
+    def batch(self, name: str, n: int = 21, *, seed: int = 0, **params) -> Batch:
+        z_new = self.vectors(name, n, seed=seed, **params)
+        return Batch(name, params, seed, z_new, self.decode(z_new), self.diagnostics(z_new))
