@@ -107,8 +107,14 @@ class TqdmProgress:
                 self.bar = None
             print(f"epoch {info['epoch']}/{info['epochs']}: train {info['train_loss']:.5f} "
                   f"val {info['val_loss']:.5f} ({info['images_per_s']:.0f} img/s)", file=sys.stderr)
-        elif event in ("resume", "warning"):
-            print(f"{event}: {info}", file=sys.stderr)
+
+
+def _notices(event: str, info: dict) -> None:
+    """Resumes and warnings are always said, even with progress bars off."""
+    if event == "resume":
+        print(f"resuming from the checkpoint after epoch {info['epoch']}", file=sys.stderr)
+    elif event == "warning":
+        print(f"warning: {info['message']}", file=sys.stderr)
 
 
 def _split_rows(index, seed: int = 0, val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +175,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
             run.__dict__.pop("meta", None)
             train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
             status.set(state="training", message="training")
-            cbs = [status] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
+            cbs = [status, _notices] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
             trainer = Trainer(cfg.model, cfg.train, data.images, train_rows, val_rows,
                               ckpt_path=path / "checkpoint.pt", callbacks=cbs)
             history = trainer.fit()

@@ -101,7 +101,7 @@ def test_cli_kill_and_resume(tmp_path):
     p = _cli(*args, cache=tmp_path)
     out, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
-    assert "resume" in err
+    assert "resuming from the checkpoint after epoch" in err
     assert out.strip().splitlines()[-1] == "r1"
     hist = atomic.read_json(tmp_path / "runs" / "r1" / "history.json")
     assert [r["epoch"] for r in hist] == [1, 2, 3, 4, 5, 6]
