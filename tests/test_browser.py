@@ -1,0 +1,197 @@
+"""The dashboard in a real browser: headless Chromium (Debian's ``chromium``) driven by
+Playwright opens the UMAP page of the tiny run served by ``streamlit run``, clicks one real
+z-point of the WebGL scatter and waits for its decoded face (the reconstruction) to appear.
+
+AppTest (tests/test_dashboard_umap_clicks.py) cannot click a plotly chart: this test checks
+the path a user takes, browser -> plotly click -> streamlit selection -> rerun -> st.image.
+Screenshots (before, hover, after) are kept in ``test-artifacts/`` (git-ignored) for CI.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_WAIT_S = 60          # streamlit start-up (imports) on a loaded 2-core machine
+PAGE_WAIT_MS = 60_000       # first page render: torch, the model and the run are loaded once
+DECODE_WAIT_MS = 30_000     # the click's rerun: one decode and a kNN query on 300 points
+
+
+def _chromium() -> str | None:
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
+
+
+def _has_playwright() -> bool:
+    try:
+        return importlib.util.find_spec("playwright.sync_api") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+# Skipped before any fixture runs (no training, no server) when the browser stack is absent.
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(_chromium() is None,
+                                 reason="no chromium executable (/usr/bin/chromium; `install.sh --dev` installs it)"),
+              pytest.mark.skipif(not _has_playwright(),
+                                 reason="playwright (Python package) not installed")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="module")
+def browser_cache(tiny_run, tmp_path_factory) -> Path:
+    """A private copy of the tiny run with its UMAP already derived: the shared session run
+    stays un-derived (other tests rely on the PCA fallback) and the app starts no jobs."""
+    cache = tmp_path_factory.mktemp("browser-cache")
+    shutil.copytree(tiny_run.path, cache / "runs" / tiny_run.run_id,
+                    ignore=shutil.ignore_patterns(".lock", "*.lock", "job.json"))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "dashboard.jobs", "derive", tiny_run.run_id, "--cache-dir", str(cache)],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"derive failed ({r.returncode}):\n{r.stderr[-3000:]}"
+    return cache
+
+
+@pytest.fixture(scope="module")
+def app_url(browser_cache, tmp_path_factory):
+    """``streamlit run dashboard/app.py`` on a free port; yields its base URL, always stopped."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, "AE_CACHE_DIR": str(browser_cache), "AE_DASHBOARD_AUTO_JOBS": "0",
+           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + SERVER_WAIT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{_log_tail(log_path)}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit not healthy after {SERVER_WAIT_S} s:\n{_log_tail(log_path)}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if log_path.exists():   # the server's own log next to the screenshots, for CI failures
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copyfile(log_path, ARTIFACTS / "browser-streamlit.log")
+
+
+@pytest.fixture(scope="module")
+def page():
+    """A headless Chromium page, large enough that the map and the detail panel under it fit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1800})
+        finally:
+            browser.close()
+
+
+# Pixel position (page coordinates) of one real z-point (trace 0) that a click cannot miss:
+# well inside the plot area, far from the batch's diamonds (trace 1, drawn on top) and as far
+# as possible from its nearest real neighbour. Scattergl points are not DOM elements, so the
+# position comes from plotly's own axis mapping (l2p) plus the plot area's offset.
+PICK_POINT_JS = """(gd) => {
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
+  const px = (t, i) => [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
+  const real = gd._fullData[0], batch = gd._fullData[1];
+  const pts = Array.from(real.x, (_, i) => px(real, i));
+  const diamonds = batch ? Array.from(batch.x, (_, i) => px(batch, i)) : [];
+  const d = (a, b) => Math.hypot(a[0] - b[0], a[1] - b[1]);
+  const margin = 30, x0 = box.left + xa._offset, y0 = box.top + ya._offset;
+  let best = null;
+  pts.forEach((p, i) => {
+    if (p[0] < x0 + margin || p[0] > x0 + xa._length - margin ||
+        p[1] < y0 + margin || p[1] > y0 + ya._length - margin) return;
+    if (diamonds.some(q => d(p, q) < 30)) return;
+    const gap = Math.min(...pts.filter((_, j) => j !== i).map(q => d(p, q)));
+    if (!best || gap > best.gap) best = {i, x: p[0], y: p[1], gap};
+  });
+  return best;
+}"""
+
+# Every st.image whose caption (or alt text) says "decoded", with its natural size.
+DECODED_IMAGES_JS = """() => Array.from(document.querySelectorAll('img')).map(img => {
+  const holder = img.closest('[data-testid="stImage"]') || img.parentElement;
+  return {caption: ((holder && holder.innerText) || '') + ' ' + (img.alt || ''),
+          w: img.naturalWidth, h: img.naturalHeight, complete: img.complete};
+}).filter(o => o.caption.includes('decoded'))"""
+
+
+def test_click_on_umap_point_shows_decoded_face(app_url, page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{app_url}/umap")
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    page.get_by_text("Nothing selected yet.").wait_for(timeout=PAGE_WAIT_MS)
+    # the map must be the UMAP itself (derived in the fixture), not the PCA preview
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                           " return gd && gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'; }",
+                           timeout=PAGE_WAIT_MS)
+    assert page.get_by_text("decoded from its z-point").count() == 0   # nothing decoded yet
+    page.screenshot(path=ARTIFACTS / "browser-umap-before.png", full_page=True)
+
+    target = plot.evaluate(PICK_POINT_JS)
+    assert target is not None, "no clickable real z-point found on the map"
+    # hover first: plotly's own hover label names the point under the cursor
+    page.mouse.move(target["x"], target["y"])
+    hover = page.locator(".hoverlayer .hovertext")
+    hover.first.wait_for(timeout=10_000)
+    label = hover.first.text_content()
+    assert re.search(rf"z-point #{target['i']}\b", label), label
+    page.screenshot(path=ARTIFACTS / "browser-umap-hover.png", full_page=True)
+
+    page.mouse.click(target["x"], target["y"])
+    page.get_by_text(f"real z-point #{target['i']}", exact=True).wait_for(timeout=DECODE_WAIT_MS)
+    page.wait_for_function(f"() => ({DECODED_IMAGES_JS})().some(o => o.complete && o.w > 0)",
+                           timeout=DECODE_WAIT_MS)
+    decoded = page.evaluate(DECODED_IMAGES_JS)
+    # let the other pictures of the panel (original, neighbours) load too, for the screenshot
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=DECODE_WAIT_MS)
+    page.screenshot(path=ARTIFACTS / "browser-umap-after.png", full_page=True)
+    assert any("reconstruction, decoded from its z-point" in o["caption"] and o["w"] > 0 and o["h"] > 0
+               for o in decoded), decoded
+    assert page.get_by_text(f"original image #{target['i']}").count() >= 1
