@@ -1,0 +1,1 @@
+"""Streamlit dashboard of the latent-space atlas (run: streamlit run dashboard/app.py)."""

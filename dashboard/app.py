@@ -1,0 +1,40 @@
+"""Streamlit entry point: ``streamlit run dashboard/app.py``. Registers the pages, draws the
+sidebar (run picker, new run, background jobs) and runs the chosen page."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts dashboard/ on sys.path, not the repository root that holds core/.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from dashboard import jobs  # noqa: E402
+from dashboard.sidebar import new_run_form, run_picker  # noqa: E402
+
+PAGES = [
+    ("views/overview.py", "Overview", ":material/dashboard:"),
+    ("views/components.py", "Components", ":material/bar_chart:"),
+    ("views/correlations.py", "Correlations", ":material/grid_on:"),
+    ("views/projections.py", "Projections", ":material/scatter_plot:"),
+    ("views/umap.py", "UMAP", ":material/bubble_chart:"),
+    ("views/generator.py", "Generator", ":material/face:"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="Latent-space atlas", page_icon=":material/face:", layout="wide")
+    pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
+             for i, (path, title, icon) in enumerate(PAGES)]
+    page = st.navigation(pages)
+    spawned = jobs.ensure_demo()   # first launch: an empty cache trains the demo run
+    with st.sidebar:
+        run_picker(select=jobs.DEMO_RUN_ID if spawned else None)
+        new_run_form()
+    page.run()
+
+
+main()

@@ -1,0 +1,186 @@
+"""Every st.cache_* wrapper of the app, keyed by small hashable values (run id, cache root,
+parameters as JSON). Models, indexes and statistics live in one ``Generator`` per run
+(cache_resource); small derived arrays are cache_data. Pages never cache on their own.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.generate import Batch, Generator
+from core.runs import open_run
+from dashboard import jobs
+
+N_CLOUD = 2000   # points per sampler when a distribution (not a face grid) is drawn
+
+
+def params_key(params: dict) -> str:
+    return json.dumps(params, sort_keys=True)
+
+
+class SharedQueryIndex:
+    """Wraps core.neighbors.KNNIndex and remembers its last answer: the batch diagnostics
+    (k=16) and the map placement (k=15) of the same new vectors then cost one pass over the
+    200,000 z-points instead of two (a pass is most of a slider move's time)."""
+
+    def __init__(self, inner, k_min: int = 16):
+        self.inner, self.k_min, self._last = inner, k_min, None
+
+    def __getattr__(self, name):          # z, n, d, sq_norms: whatever the index offers
+        return getattr(self.inner, name)
+
+    def query(self, q, k: int, exclude_self: bool = False):
+        q = np.atleast_2d(np.asarray(q, np.float32))
+        key = (q.shape, exclude_self, q.tobytes())
+        last = self._last
+        if last is not None and last[0] == key and last[1].shape[1] >= k:
+            return last[1][:, :k], last[2][:, :k]
+        dist, idx = self.inner.query(q, max(k, min(self.k_min, self.inner.n - exclude_self)),
+                                     exclude_self=exclude_self)
+        self._last = (key, dist, idx)
+        return dist[:, :k], idx[:, :k]
+
+
+class DashGenerator(Generator):
+    @cached_property
+    def knn(self):
+        return SharedQueryIndex(Generator.knn.func(self))
+
+
+@st.cache_resource(max_entries=4, show_spinner="loading the run (model, z-points, neighbour index)")
+def generator(run_id: str, root: str) -> Generator:
+    import torch
+
+    # The server only decodes small batches: one thread is as fast for 21 faces and does not
+    # collapse when a training or UMAP job competes for the same two cores (2 threads: 10x).
+    torch.set_num_threads(1)
+    return DashGenerator(open_run(run_id, root))
+
+
+@st.cache_resource(max_entries=4, show_spinner="computing statistics of the z-points (once per run)")
+def stats(run_id: str, root: str):
+    return generator(run_id, root).stats
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def knn(run_id: str, root: str):
+    return generator(run_id, root).knn
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def index(run_id: str, root: str) -> pd.DataFrame:
+    return open_run(run_id, root).index()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def images(run_id: str, root: str) -> np.ndarray:
+    return open_run(run_id, root).images()          # uint8 memmap [N, S, S, 3]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def batch(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int) -> Batch:
+    """The current sample batch: vectors, decoded faces, diagnostics."""
+    gen = generator(run_id, root)
+    return gen.batch(sampler, n, seed=seed, **json.loads(params_json))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cloud(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int = N_CLOUD) -> np.ndarray:
+    """Many vectors of one sampler (no decoding): distributions such as radius histograms."""
+    gen = generator(run_id, root)
+    return gen.vectors(sampler, n, seed=seed, **json.loads(params_json)).astype(np.float32)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def reconstructions(run_id: str, root: str, rows: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(originals, reconstructions) uint8 [n, S, S, 3] of the given z-point rows."""
+    from core.latents import reconstruct
+
+    orig = np.asarray(images(run_id, root)[list(rows)])
+    return orig, reconstruct(generator(run_id, root).model, orig)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def decode(run_id: str, root: str, z_bytes: bytes, d: int) -> np.ndarray:
+    z = np.frombuffer(z_bytes, dtype=np.float32).reshape(-1, d)
+    return generator(run_id, root).decode(z)
+
+
+# -- 2-D map: UMAP when the background job has finished, the PCA plane until then ------------
+@dataclass
+class MapLayout:
+    kind: str                 # "umap" or "pca"
+    coords: np.ndarray        # [N, 2] float32
+    placer: object            # .place(q [n, d]) -> [n, 2]
+
+    @property
+    def axis_titles(self) -> tuple[str, str]:
+        return ("UMAP 1", "UMAP 2") if self.kind == "umap" else ("PCA axis 1", "PCA axis 2")
+
+
+class _PCAPlacer:
+    """New points on the PCA preview: the exact projection onto the first two main axes."""
+
+    def __init__(self, st_):
+        self.stats = st_
+
+    def place(self, q: np.ndarray) -> np.ndarray:
+        return self.stats.to_pca(np.atleast_2d(q))[:, :2].astype(np.float32)
+
+
+def _pca_coords(s, z: np.ndarray, chunk: int = 32768) -> np.ndarray:
+    out = np.empty((len(z), 2), np.float32)
+    axes = s.pca_components[:2].T                                   # [d, 2]
+    for i in range(0, len(z), chunk):
+        out[i:i + chunk] = (np.asarray(z[i:i + chunk], np.float64) - s.pca_mean) @ axes
+    return out
+
+
+@st.cache_resource(max_entries=4, show_spinner="loading the 2-D map of the z-points")
+def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
+    """``umap_ready`` is part of the key so the app swaps the preview for UMAP once it exists."""
+    gen = generator(run_id, root)
+    s = stats(run_id, root)
+    if umap_ready:
+        from core.projection import Placer, cached_embedding
+
+        # the background job wrote it: this call only loads and validates the cached file
+        emb = cached_embedding(gen.z, gen.run.derived(), s.z_key, **jobs.UMAP_PARAMS)
+        return MapLayout("umap", emb.coords, Placer.from_embedding(gen.z, emb, knn=gen.knn))
+    return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def placed(run_id: str, root: str, umap_ready: bool, sampler: str, params_json: str, seed: int,
+           n: int) -> np.ndarray:
+    """Where the current batch lands on the 2-D map [n, 2]."""
+    b = batch(run_id, root, sampler, params_json, seed, n)
+    return map_layout(run_id, root, umap_ready).placer.place(b.z)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def density_rgb(run_id: str, root: str, umap_ready: bool) -> tuple[np.ndarray, list[float]]:
+    """The 2-D map as a small density image plus its extent (charts_maps.density_rgb)."""
+    from dashboard.charts_maps import density_rgb as build
+
+    return build(map_layout(run_id, root, umap_ready).coords)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def color_values(run_id: str, root: str, column: str) -> tuple[np.ndarray, list[str] | None]:
+    """Per z-point colour values for the UMAP: numbers, or category codes plus their labels."""
+    s = stats(run_id, root)
+    if column == "radius":
+        return s.radius.astype(np.float32), None
+    if column == "Mahalanobis distance":
+        return s.maha.astype(np.float32), None
+    col = index(run_id, root)[column]
+    if pd.api.types.is_numeric_dtype(col) and col.nunique() > 12:
+        return col.to_numpy(np.float32), None
+    cat = pd.Categorical(col.astype(str))
+    return cat.codes.astype(np.float32), [str(c) for c in cat.categories]

@@ -1,0 +1,80 @@
+"""Overview: what the run is (data, model, training), how well it learned, what it reconstructs."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import cached, charts, state, widgets
+
+
+def _summary(run) -> None:
+    cfg, man, hist = run.config, run.manifest(), run.history()
+    c = st.columns(6)
+    c[0].metric("dataset", cfg.data.dataset)
+    c[1].metric("images", f"{man.get('n_ok', 0):,}", help=f"{man.get('n_found', 0):,} found, "
+                f"{man.get('n_skipped', 0):,} skipped")
+    c[2].metric("image size", f"{cfg.model.image_size} px")
+    c[3].metric("z_dim", cfg.model.z_dim)
+    c[4].metric("epochs", len(hist))
+    c[5].metric("val. loss", f"{hist[-1]['val_loss']:.5f}" if hist else "–",
+                help="mean squared error per pixel (values in [0, 1]) on the validation split")
+    with st.expander("configuration and dataset manifest"):
+        a, b = st.columns(2)
+        a.markdown("**run configuration**")
+        a.json(cfg.to_dict(), expanded=False)
+        b.markdown("**dataset**")
+        b.json({k: v for k, v in man.items() if k not in ("skipped", "attribute_columns")}, expanded=False)
+        if man.get("skipped"):
+            st.markdown(f"**skipped files** ({man.get('n_skipped')}; first {len(man['skipped'])} listed)")
+            st.dataframe(man["skipped"], hide_index=True)
+
+
+def _recon(run, rid: str, root: str) -> None:
+    idx = cached.index(rid, root)
+    held = np.flatnonzero(idx["partition"].to_numpy() != "train")
+    pool = held if len(held) >= 7 else np.arange(len(idx))
+    c1, c2 = st.columns([1, 3])
+    seed = c1.number_input("sample seed", 0, 10_000, 0, key="ov_seed",
+                           help="which held-out images are shown")
+    rows = tuple(int(r) for r in np.sort(np.random.default_rng(int(seed)).choice(pool, min(7, len(pool)),
+                                                                                 replace=False)))
+    try:
+        orig, rec = cached.reconstructions(rid, root, rows)
+    except FileNotFoundError as e:
+        st.info(f"The preprocessed images of this run are not available: {e}")
+        return
+    mse = idx["recon_mse"].to_numpy()[list(rows)]
+    c2.caption("Top row: original images (held-out split); bottom row: the autoencoder's "
+               "reconstruction decoded from each image's z-point. Per-image MSE: "
+               + ", ".join(f"{m:.4f}" for m in mse))
+    widgets.show_faces(np.concatenate([orig, rec]), caption=f"originals (top) and reconstructions "
+                       f"(bottom), z-point rows {', '.join(map(str, rows))}", cols=len(rows))
+
+
+def render() -> None:
+    st.title("Overview")
+    run = widgets.complete_run()
+    if run is None:
+        return
+    rid, root = run.run_id, state.root()
+    _summary(run)
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Loss curves")
+        hist = run.history()
+        if widgets.need(bool(hist), "This run has no training history (trained for 0 epochs?)."):
+            st.plotly_chart(charts.loss_curves(hist), width="stretch")
+            st.caption("Reconstruction loss per epoch on a log scale; a validation curve above and "
+                       "rising away from the training curve means overfitting.")
+    with right:
+        st.subheader("Reconstruction error")
+        err = cached.index(rid, root)["recon_mse"].to_numpy()
+        st.plotly_chart(charts.error_hist(err), width="stretch")
+        st.caption(f"Distribution of per-image reconstruction errors over all {len(err):,} images; "
+                   f"median {np.median(err):.4f}.")
+    st.subheader("Originals and reconstructions")
+    _recon(run, rid, root)
+
+
+if __name__ == "__main__":
+    render()

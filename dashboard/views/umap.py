@@ -1,0 +1,145 @@
+"""UMAP: every z-point of the run as one WebGL scatter, the current batch on top; click a point
+to decode it, box/lasso to see (and download) the selected faces.
+
+The 200,000-point figure is sent only when this page (or its fragment) reruns: the batch it
+overlays changes on the Generator page, whose slider re-sends a light thumbnail instead.
+Clicks rerun just the fragment below, which re-sends the same figure (same id, so the
+selection survives) and the small detail panel under it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import cached, jobs, state, widgets
+from dashboard.charts_maps import color_marker, umap_figure
+
+FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
+SKIP_COLUMNS = {"row", "image_id", "path", "partition", "recon_mse"}
+K_NEIGHBOURS = 7
+
+
+@st.fragment(run_every=5.0)
+def _wait_for_umap(run_path) -> None:
+    """Swap the PCA preview for the UMAP as soon as the background job has written it."""
+    ds = jobs.derive_status(run_path)
+    if jobs.umap_ready(run_path):
+        st.rerun()
+    msg = {"running": f"being fitted in the background: {ds.get('message', '')} "
+                      f"({100 * ds.get('fraction', 0):.0f}%)",
+           "failed": f"could not be fitted: {ds.get('message')} (retry from the sidebar)"}
+    st.info(f"The UMAP embedding of this run is {msg.get(ds.get('state'), 'not computed yet')}. "
+            "Meanwhile the map shows the plane of the first two PCA main axes; this page switches "
+            "to UMAP by itself when it is ready.")
+    if ds.get("state") in ("missing", "interrupted", "failed") and st.button("Fit the UMAP now", key="umap_fit"):
+        jobs.start_derive(run_path.name)
+
+
+def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None) -> None:
+    gen = cached.generator(rid, root)
+    try:
+        cached.images(rid, root)
+    except FileNotFoundError as e:
+        st.info(f"No images to show the nearest real z-points: {e}")
+        return
+    dist, idx = gen.neighbors(q[None], K_NEIGHBOURS + (skip_row is not None))
+    keep = (idx[0] != skip_row) & (idx[0] < len(cached.images(rid, root)))
+    rows, dist = idx[0][keep][:K_NEIGHBOURS], dist[0][keep][:K_NEIGHBOURS]
+    widgets.show_faces(np.asarray(cached.images(rid, root)[rows]),
+                       caption="nearest real z-points (latent distance): " + ", ".join(
+                           f"#{r} ({d:.2f})" for r, d in zip(rows, dist)), cols=K_NEIGHBOURS, face_px=96)
+
+
+def _show_point(rid: str, root: str, curve: int, i: int) -> None:
+    if curve == 0:
+        st.markdown(f"**real z-point #{i}**")
+        try:
+            n_img = len(cached.images(rid, root))
+        except FileNotFoundError as e:
+            st.info(f"The images of this run are not available: {e}")
+            return
+        if i >= n_img:
+            st.info(f"No preprocessed image for z-point #{i}: the run's image cache holds {n_img:,}.")
+            return
+        orig, rec = cached.reconstructions(rid, root, (i,))
+        c1, c2, _ = st.columns([1, 1, 4])
+        with c1:
+            widgets.show_faces(orig, caption=f"original image #{i}", cols=1)
+        with c2:
+            widgets.show_faces(rec, caption="reconstruction, decoded from its z-point", cols=1)
+        _neighbours(rid, root, np.asarray(cached.generator(rid, root).z[i], np.float32), skip_row=i)
+    else:
+        b = state.current_batch(rid)
+        if i >= len(b.z):
+            return
+        st.markdown(f"**sampled vector #{i}** of the current batch ({state.batch_label()})")
+        c1, _ = st.columns([1, 5])
+        with c1:
+            widgets.show_faces(b.images[i:i + 1], caption=f"decoded sample #{i}", cols=1)
+        _neighbours(rid, root, b.z[i])
+
+
+def _show_selection(rid: str, root: str, rows: list[int], n_samples: int) -> None:
+    rows = sorted(set(rows))
+    st.markdown(f"**{len(rows):,} real z-points selected**" + (f" and {n_samples} sampled" if n_samples else ""))
+    if not rows:
+        return
+    shown = rows[:35]
+    try:
+        shown = [r for r in shown if r < len(cached.images(rid, root))]
+        widgets.show_faces(np.asarray(cached.images(rid, root)[shown]), face_px=96,
+                           caption=f"selected faces ({len(shown)} of {len(rows):,} shown, by row)")
+    except FileNotFoundError as e:
+        st.info(f"The images of this run are not available: {e}")
+    idx = cached.index(rid, root)
+    csv = idx.iloc[rows][["row", "image_id", "partition"]].to_csv(index=False).encode()
+    st.download_button("Download the selected ids (CSV)", csv, file_name=f"{rid}-selection.csv",
+                       mime="text/csv", key="umap_csv")
+
+
+@st.fragment
+def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> None:
+    layout = cached.map_layout(rid, root, ready)
+    values, cats = cached.color_values(rid, root, color) if color != "none" else (None, None)
+    bxy = state.current_placement(rid) if overlay else None
+    fig = umap_figure(layout.coords, color_marker(values, cats, color), layout.axis_titles, bxy)
+    ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun",
+                         selection_mode=("points", "box", "lasso"))
+    what = "UMAP" if layout.kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
+    coloured = "" if color == "none" else f", coloured by {color}"
+    st.caption(f"All {len(layout.coords):,} z-points on the {what}{coloured}; orange "
+               f"diamonds: the current batch ({state.batch_label()}), placed by its nearest z-points. "
+               "Click a point to decode it; use box or lasso select (toolbar) for a face grid.")
+    sel = ev.selection if ev is not None else None
+    points = list(sel.points) if sel else []
+    if not points:
+        st.caption("Nothing selected yet.")
+        return
+    if sel.box or sel.lasso or len(points) > 1:
+        real = [int(p["point_index"]) for p in points if p.get("curve_number", 0) == 0]
+        _show_selection(rid, root, real, len(points) - len(real))
+    else:
+        p = points[0]
+        _show_point(rid, root, int(p.get("curve_number", 0)), int(p.get("point_index", p.get("point_number", 0))))
+
+
+def render() -> None:
+    st.title("UMAP")
+    run = widgets.complete_run()
+    if run is None:
+        return
+    rid, root = run.run_id, state.root()
+    ready = jobs.umap_ready(run.path)
+    if not ready:
+        _wait_for_umap(run.path)
+    idx = cached.index(rid, root)
+    extra = [c for c in idx.columns if c not in SKIP_COLUMNS]
+    c1, c2 = st.columns([2, 1])
+    color = c1.selectbox("colour by", FIXED_COLORS + extra, key="umap_color",
+                         help="an attribute column of the index, the split, or a distance of each point")
+    overlay = c2.toggle("show current batch", True, key="umap_overlay")
+    _explorer(rid, root, ready, color, overlay)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,112 @@
+"""Small UI pieces shared by the pages: face grids, training progress, 'is there a run?'."""
+from __future__ import annotations
+
+import io
+import math
+import time
+
+import numpy as np
+import streamlit as st
+
+from core.grid import tile
+from core.runs import Run
+from dashboard import jobs, state
+
+FACE_PX = 112          # faces are shown at least this many pixels wide
+
+
+def face_jpeg(images: np.ndarray, cols: int = 7, face_px: int = FACE_PX) -> tuple[bytes, int]:
+    """JPEG (quality 92) of a face grid at its own resolution, and the width to show it at so
+    each face is >= face_px wide. The browser enlarges it; a PNG would cost ~5 ms to encode
+    (and st.image re-encodes a PNG without alpha to JPEG unless told otherwise), JPEG 0.4 ms.
+    Downloads stay lossless PNG (core.grid.to_png)."""
+    from PIL import Image
+
+    s = images.shape[1]
+    scale = max(1, math.ceil(face_px / s))
+    cols = max(1, min(cols, len(images)))
+    grid = tile(images, cols=cols)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="JPEG", quality=92)
+    return buf.getvalue(), grid.shape[1] * scale
+
+
+def show_faces(images: np.ndarray, caption: str, cols: int = 7, face_px: int = FACE_PX) -> None:
+    jpeg, width = face_jpeg(images, cols, face_px)
+    st.image(jpeg, caption=caption, width=width, output_format="JPEG")
+
+
+def fmt_eta(seconds) -> str:
+    if seconds is None or not np.isfinite(seconds):
+        return "–"
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}h {m % 60:02d}m" if m >= 60 else f"{m}m {s:02d}s"
+
+
+def progress_body(run_path, st_: dict) -> None:
+    """Epoch, loss, images/s and ETA of a run being prepared, trained or encoded."""
+    state_ = st_.get("state", "unknown")
+    epoch, epochs = st_.get("epoch") or 0, st_.get("epochs") or 0
+    step, steps = st_.get("step") or 0, st_.get("steps") or 0
+    if state_ == "training" and epochs:
+        frac = ((epoch - 1) + (step / steps if steps else 0)) / epochs
+    elif state_ == "encoding" and st_.get("total"):
+        frac = st_.get("encoded", 0) / st_["total"]
+    else:
+        frac = 0.0
+    st.progress(min(max(frac, 0.0), 1.0), text=f"{state_}: {st_.get('message', '')}")
+    c = st.columns(4)
+    c[0].metric("epoch", f"{epoch}/{epochs}" if epochs else "–")
+    loss = st_.get("loss", st_.get("train_loss"))
+    c[1].metric("loss (MSE/pixel)", f"{loss:.5f}" if isinstance(loss, (int, float)) else "–")
+    ips = st_.get("images_per_s")
+    c[2].metric("images/s", f"{ips:.0f}" if isinstance(ips, (int, float)) else "–")
+    c[3].metric("ETA (training)", fmt_eta(st_.get("eta_s")) if state_ == "training" else "–",
+                help="time left for the remaining epochs at the current speed; encoding follows")
+    if st_.get("updated"):
+        st.caption(f"status updated {time.time() - st_['updated']:.0f} s ago; training runs in its own "
+                   f"process, so reloading this page neither restarts nor loses it.")
+
+
+@st.fragment(run_every=2.0)
+def training_panel(run_path) -> None:
+    """Live progress of a run not yet complete; reruns the whole app once it is done."""
+    st_ = jobs.read_status(run_path)
+    active = jobs.training_active(run_path)
+    if st_.get("state") == "done":
+        st.success("training finished: loading the run")
+        st.rerun()
+    st.subheader(f"Run `{run_path.name}` is not ready yet")
+    if active or st_.get("state") == "starting":
+        progress_body(run_path, st_)
+    elif st_.get("state") == "failed":
+        st.error(f"training failed: {st_.get('message')}")
+    else:
+        st.warning(f"training of this run is not running (last state: {st_.get('state')}). "
+                   "Start it again from the sidebar (it resumes from the last finished epoch).")
+    tail = jobs.log_tail(run_path / "train.log")
+    if tail:
+        with st.expander("training log (last lines)"):
+            st.code(tail, language=None)
+
+
+def complete_run() -> Run | None:
+    """The selected run if it is complete; otherwise explain (or show progress) and return None."""
+    rid = state.run_id()
+    if rid is None:
+        st.info("No run selected. Start one from the sidebar (“New run”).")
+        return None
+    run = state.current_run()
+    if run is not None and run.complete:
+        return run
+    from core.runs import runs_dir
+
+    training_panel(runs_dir() / rid)
+    return None
+
+
+def need(condition: bool, message: str) -> bool:
+    """Show why a chart is missing instead of an empty plot."""
+    if not condition:
+        st.info(message)
+    return condition

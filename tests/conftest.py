@@ -1,0 +1,28 @@
+"""Shared fixtures. `tiny_run`: a complete run trained once per session by the real CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_TRAIN = ["--dataset", "synthetic", "--synthetic-n", "300", "--image-size", "32",
+              "--widths", "8,16,16,32", "--z-dim", "16", "--epochs", "2", "--run-id", "tiny", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A complete tiny run (300 synthetic faces, 32 px, z_dim 16) in a session temp cache;
+    returns core.runs.Run (its cache folder is ``run.path.parents[1]``)."""
+    from core.runs import open_run
+
+    cache = tmp_path_factory.mktemp("cache")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "core", "train", *TINY_TRAIN, "--cache-dir", str(cache)],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    run = open_run("tiny", cache)
+    assert run.complete
+    return run

@@ -1,0 +1,143 @@
+"""Every dashboard page, run by streamlit's AppTest against the tiny run: no exception, the
+key widgets exist, and the Generator's `fact` slider changes the face grid."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+APP = str(ROOT / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def env(tiny_run):
+    old = {k: os.environ.get(k) for k in ("AE_CACHE_DIR", "AE_DASHBOARD_AUTO_JOBS")}
+    os.environ["AE_CACHE_DIR"] = str(tiny_run.path.parents[1])
+    os.environ["AE_DASHBOARD_AUTO_JOBS"] = "0"     # no background UMAP fits during tests
+    yield tiny_run
+    for k, v in old.items():
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def keys(at: AppTest) -> set[str]:
+    return {w.key for kind in ("number_input", "slider", "selectbox", "radio", "toggle")
+            for w in getattr(at, kind) if w.key}
+
+
+def image_urls(at: AppTest) -> list[str]:
+    """Media URLs of every st.image (content-addressed: new bytes, new URL) with captions."""
+    return [(img.url, img.caption) for el in at.get("image") for img in el.proto.imgs]
+
+
+def test_sidebar_lists_the_run(env):
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    assert not at.exception
+    picker = at.sidebar.selectbox(key="run_id")
+    assert picker.value == "tiny" and picker.options == ["tiny"]
+    assert any(c.value.startswith("**done** · synthetic · 32 px · z_dim 16") for c in at.sidebar.caption)
+    assert at.sidebar.radio(key="new_dataset").options == ["synthetic faces (built in)", "CelebA folder",
+                                                            "image folder"]
+
+
+def test_overview(env):
+    at = open_page("overview")
+    assert {"ov_seed"} <= keys(at)
+    assert [m.label for m in at.metric][:4] == ["dataset", "images", "image size", "z_dim"]
+    (url, caption), = image_urls(at)
+    assert "reconstructions" in caption
+
+
+def test_components_table_and_histogram(env):
+    at = open_page("components")
+    assert {"comp_j", "comp_k"} <= keys(at)
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 16
+    at.number_input(key="comp_j").set_value(3).run()
+    assert not at.exception
+    assert any("component z3" in c.value for c in at.caption)
+
+
+def test_correlations_pair_projection(env):
+    at = open_page("correlations")
+    assert {"corr_i", "corr_j"} <= keys(at)
+    at.number_input(key="corr_i").set_value(0).run()
+    at.number_input(key="corr_j").set_value(5).run()
+    assert not at.exception
+    assert any("(z0, z5)" in c.value for c in at.caption)
+
+
+def test_projections_planes(env):
+    at = open_page("projections")
+    assert {"proj_kind", "proj_i", "proj_j", "proj_overlay"} <= keys(at)
+    at.radio(key="proj_kind").set_value("pca").run()
+    assert not at.exception and {"proj_a", "proj_b"} <= keys(at)
+    assert any("main axes (0, 1)" in c.value for c in at.caption)
+
+
+def test_umap_colourings(env):
+    at = open_page("umap")
+    assert {"umap_color", "umap_overlay"} <= keys(at)
+    assert any("PCA" in i.value for i in at.info)        # no UMAP fitted: the preview, explained
+    for colour in ("partition", "Mahalanobis distance", "Smiling", "skin_tone"):
+        at.selectbox(key="umap_color").set_value(colour).run()
+        assert not at.exception, colour
+
+
+def test_generator_fact_changes_the_grid(env):
+    at = open_page("generator")
+    assert {"gen_sampler", "gen_box_fact", "gen_seed", "gen_n"} <= keys(at)
+    fact = at.slider(key="gen_box_fact")
+    assert fact.value == 1.0
+    before = [u for u, c in image_urls(at) if "decoded faces" in c]
+    fact.set_value(0.5).run()
+    assert not at.exception
+    after = [u for u, c in image_urls(at) if "decoded faces" in c]
+    assert len(before) == len(after) == 1 and before != after
+    assert len(at.dataframe) == 1                          # the diagnostics table
+
+
+def test_generator_batch_is_shared_with_other_pages(env):
+    at = open_page("generator")
+    at.slider(key="gen_box_fact").set_value(0.3).run()
+    at.switch_page("views/projections.py").run()
+    assert not at.exception
+    assert any("fact=0.3" in c.value for c in at.caption)
+    at.switch_page("views/generator.py").run()
+    assert at.slider(key="gen_box_fact").value == 0.3     # remembered across pages
+
+
+@pytest.mark.parametrize("sampler", ["cube", "diag_gauss", "full_gauss", "pca_box", "gmm", "path", "nudge"])
+def test_generator_other_samplers(env, sampler):
+    at = open_page("generator")
+    at.selectbox(key="gen_sampler").set_value(sampler).run()
+    assert not at.exception, sampler
+    assert [c for u, c in image_urls(at) if sampler in c]
+
+
+@pytest.mark.slow
+def test_umap_page_uses_the_fitted_embedding(env, tmp_path, monkeypatch):
+    import shutil
+
+    from dashboard import jobs
+
+    cache = tmp_path / "cache"
+    shutil.copytree(env.path.parents[1], cache, symlinks=True)
+    jobs.derive("tiny", cache)                                   # what the background job runs
+    monkeypatch.setenv("AE_CACHE_DIR", str(cache))
+    at = open_page("umap")
+    assert not any("PCA" in i.value for i in at.info)
+    assert any("z-points on the UMAP" in c.value for c in at.caption)
+    at = open_page("generator")
+    assert any(c.startswith("UMAP of all z-points") for u, c in image_urls(at))
