@@ -86,15 +86,25 @@ def cmd_recon(a) -> int:
     return 0
 
 
-def cmd_train(a) -> int:
-    from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-    from .pipeline import train_run
+def train_config(argv: list[str]):
+    """The RunConfig that ``python -m core train ARGV...`` trains (a UI asks for its run id)."""
+    return config_from_args(build_parser().parse_args(["train", *argv]))
 
-    cfg = RunConfig(
+
+def config_from_args(a):
+    from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    return RunConfig(
         DataConfig(a.dataset, a.data_dir, a.image_size, a.limit, a.synthetic_n, a.seed),
         ModelConfig(a.image_size, 3, a.z_dim, tuple(int(w) for w in a.widths.split(",")), not a.no_batch_norm),
         TrainConfig(a.epochs, a.batch_size, a.lr, 0.0, a.loss, a.seed, 0, a.device),
     )
+
+
+def cmd_train(a) -> int:
+    from .pipeline import train_run
+
+    cfg = config_from_args(a)
     run = train_run(cfg, a.cache_dir, a.run_id, progress=not a.quiet)
     import os
     if int(os.environ.get("RANK", "0")) == 0:

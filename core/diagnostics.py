@@ -49,13 +49,18 @@ def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,
     first = ok.argmax(axis=1)
     rows = np.arange(len(q))
     d_out, i_out = dist[rows, first].astype(np.float64), idx[rows, first].copy()
-    for r in np.flatnonzero(~ok.any(axis=1)):                          # rare: brute force
+    bad = np.flatnonzero(~ok.any(axis=1))
+    if len(bad):  # rare (near-duplicates): one batched exact search over the admissible rows
+        from .neighbors import KNNIndex
+
         cand = np.flatnonzero(allowed) if allowed is not None else np.arange(len(z))
-        if exclude is not None:
-            cand = cand[cand != exclude[r]]
-        dd = np.linalg.norm(np.asarray(z[cand], np.float64) - q[r], axis=1)
-        j = int(dd.argmin())
-        d_out[r], i_out[r] = dd[j], cand[j]
+        dd, jj = KNNIndex(np.asarray(z[cand], np.float32)).query(q[bad], min(2, len(cand)))
+        rows2 = cand[jj]                                               # [b, 2] rows of z
+        pick = np.zeros(len(bad), int)
+        if exclude is not None and rows2.shape[1] > 1:
+            pick = (rows2[:, 0] == np.asarray(exclude)[bad]).astype(int)
+        sel = np.arange(len(bad))
+        d_out[bad], i_out[bad] = dd[sel, pick], rows2[sel, pick]
     return d_out, i_out
 
 

@@ -25,8 +25,8 @@ class Batch:
 
 
 class Generator:
-    def __init__(self, run: Run, device: str = "cpu"):
-        self.run, self.device = run, device
+    def __init__(self, run: Run, device: str = "cpu", knn=None):
+        self.run, self.device, self._knn = run, device, knn  # knn: share a prebuilt index
 
     @cached_property
     def z(self) -> np.ndarray:
@@ -60,7 +60,7 @@ class Generator:
         """Exact neighbour index over every z-point (rows of z.npy)."""
         from .neighbors import KNNIndex
 
-        return KNNIndex(np.asarray(self.z))
+        return self._knn if self._knn is not None else KNNIndex(np.asarray(self.z))
 
     @cached_property
     def gmm(self):

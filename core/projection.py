@@ -246,10 +246,7 @@ _FIT_DEFAULTS = {k: p.default for k, p in inspect.signature(fit_umap).parameters
                  if p.kind is p.KEYWORD_ONLY and k not in ("z_key", "progress")}
 
 
-def cached_embedding(z: np.ndarray, folder, z_key: str, progress: Progress | None = None,
-                     **params) -> Embedding:
-    """UMAP of z cached as ``<folder>/umap-<z_key>-<paramhash>.npy`` plus a JSON sidecar.
-    A missing, unreadable or mismatched file is recomputed and rewritten atomically."""
+def _embedding_paths(z, folder, z_key: str, params: dict) -> tuple[Path, Path, dict]:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", z_key):
         raise ValueError(f"z_key must be filename-safe, got {z_key!r}")
     unknown = set(params) - set(_FIT_DEFAULTS)
@@ -258,7 +255,20 @@ def cached_embedding(z: np.ndarray, folder, z_key: str, progress: Progress | Non
     request = {**_FIT_DEFAULTS, **params}
     ident = json.dumps({"z_key": z_key, "shape": list(z.shape), **request}, sort_keys=True)
     stem = Path(folder) / f"umap-{z_key}-{hashlib.sha1(ident.encode()).hexdigest()[:12]}"
-    npy, side = stem.with_suffix(".npy"), stem.with_suffix(".json")
+    return stem.with_suffix(".npy"), stem.with_suffix(".json"), request
+
+
+def load_embedding(z: np.ndarray, folder, z_key: str, **params) -> Embedding | None:
+    """The cached UMAP of z if a valid one is on disk, else None (never fits: for UIs)."""
+    npy, side, request = _embedding_paths(z, folder, z_key, params)
+    return _load_valid(npy, side, len(z), request, z_key)
+
+
+def cached_embedding(z: np.ndarray, folder, z_key: str, progress: Progress | None = None,
+                     **params) -> Embedding:
+    """UMAP of z cached as ``<folder>/umap-<z_key>-<paramhash>.npy`` plus a JSON sidecar.
+    A missing, unreadable or mismatched file is recomputed and rewritten atomically."""
+    npy, side, request = _embedding_paths(z, folder, z_key, params)
     emb = _load_valid(npy, side, len(z), request, z_key)
     if emb is None:
         emb = fit_umap(z, **request, z_key=z_key, progress=progress)[0]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -46,12 +45,6 @@ class SharedQueryIndex:
         return dist[:, :k], idx[:, :k]
 
 
-class DashGenerator(Generator):
-    @cached_property
-    def knn(self):
-        return SharedQueryIndex(Generator.knn.func(self))
-
-
 @st.cache_resource(max_entries=4, show_spinner="loading the run (model, z-points, neighbour index)")
 def generator(run_id: str, root: str) -> Generator:
     import torch
@@ -59,7 +52,11 @@ def generator(run_id: str, root: str) -> Generator:
     # The server only decodes small batches: one thread is as fast for 21 faces and does not
     # collapse when a training or UMAP job competes for the same two cores (2 threads: 10x).
     torch.set_num_threads(1)
-    return DashGenerator(open_run(run_id, root))
+    run = open_run(run_id, root)
+    from core.neighbors import KNNIndex
+
+    # one index whose last query is shared by the diagnostics and the map placement
+    return Generator(run, knn=SharedQueryIndex(KNNIndex(np.asarray(run.z()))))
 
 
 @st.cache_resource(max_entries=4, show_spinner="computing statistics of the z-points (once per run)")
@@ -147,10 +144,12 @@ def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
     gen = generator(run_id, root)
     s = stats(run_id, root)
     if umap_ready:
-        from core.projection import Placer, cached_embedding
+        from core.projection import Placer, load_embedding
 
-        # the background job wrote it: this call only loads and validates the cached file
-        emb = cached_embedding(gen.z, gen.run.derived(), s.z_key, **jobs.UMAP_PARAMS)
+        # the background job wrote it; the server only loads it, never fits
+        emb = load_embedding(gen.z, gen.run.derived(), s.z_key, **jobs.UMAP_PARAMS)
+        if emb is None:
+            return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
         return MapLayout("umap", emb.coords, Placer.from_embedding(gen.z, emb, knn=gen.knn))
     return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from core.cli import train_config
+from core.config import RunConfig
 from core.pipeline import default_run_id
 from core.runs import runs_dir
 from dashboard import jobs
@@ -80,9 +81,10 @@ def _ensure_derived(rid: str, folder: Path) -> None:
 
 
 def _config(dataset, data_dir, image_size, z_dim, epochs, synthetic_n) -> RunConfig:
-    """The RunConfig `python -m core train` builds from the same options (for its default id)."""
-    return RunConfig(DataConfig(dataset, data_dir or None, image_size, None, synthetic_n, 0),
-                     ModelConfig(image_size, 3, z_dim), TrainConfig(epochs))
+    """Exactly the RunConfig the training subprocess will build (so the default ids agree)."""
+    cmd = jobs.train_command("_", dataset=dataset, data_dir=data_dir, image_size=image_size,
+                             z_dim=z_dim, epochs=epochs, synthetic_n=synthetic_n)
+    return train_config(cmd[cmd.index("train") + 1:])
 
 
 def new_run_form() -> None:
