@@ -26,3 +26,12 @@ def tiny_run(tmp_path_factory):
     run = open_run("tiny", cache)
     assert run.complete
     return run
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest runs page scripts as ``__main__`` and leaves that module in place; worker
+    processes (forkserver/spawn) would then re-run the page script. Restore it per test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
