@@ -52,7 +52,12 @@ def run_lock(run_path: Path):
 
 def is_locked(run_path: Path) -> bool:
     """True while some process holds the run's training lock."""
-    p = Path(run_path) / ".lock"
+    return is_file_locked(Path(run_path) / ".lock")
+
+
+def is_file_locked(p: Path) -> bool:
+    """True while some process holds an flock on ``p`` (released by the kernel on death)."""
+    p = Path(p)
     if not p.exists():
         return False
     with open(p, "a+") as f:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from core import atomic
-from core.pipeline import is_locked
+from core.pipeline import is_file_locked, is_locked
 from core.runs import REPO_ROOT, cache_root, open_run, runs_dir
 
 DEMO_RUN_ID = "demo"
@@ -182,7 +182,7 @@ def derive_status(run_path: Path) -> dict:
         st = atomic.read_json(folder / "derive_status.json")
     except (OSError, ValueError):
         st = {"state": "missing"}
-    if st.get("state") == "running" and not is_locked_file(folder / ".derive.lock"):
+    if st.get("state") == "running" and not is_file_locked(folder / ".derive.lock"):
         st = {**st, "state": "interrupted"}   # the job died without writing a final state
     if st.get("state") != "done" and _starting(folder, "derive_job.json"):
         st = {**st, "state": "running", "message": st.get("message", "starting")}
@@ -203,18 +203,6 @@ def start_derive(run_id: str, cache_dir=None) -> bool:
     cmd = [sys.executable, "-m", "dashboard.jobs", "derive", run_id, "--cache-dir", str(cache_root(cache_dir))]
     _launch(cmd, path / "derived", "derive.log", "derive_job.json", "derive")
     return True
-
-
-def is_locked_file(path: Path) -> bool:
-    if not path.exists():
-        return False
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
 
 
 def derive(run_id: str, cache_dir=None) -> None:
