@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 
 def _parse_value(v: str):
@@ -53,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="PNG file to write")
     s.add_argument("--save-z", help="also write the vectors as .npy")
     s.add_argument("--cache-dir")
+    v = sub.add_parser("derive", help="statistics, UMAP and mixture of a run, cached in its derived/ folder")
+    v.add_argument("run_id")
+    v.add_argument("--cache-dir")
+
     c = sub.add_parser("recon", help="PNG of originals (top row) above their reconstructions (bottom row)")
     c.add_argument("run_id")
     c.add_argument("--partition", default="valid", help="train, valid, test or all")
@@ -99,6 +102,14 @@ def config_from_args(a):
         ModelConfig(a.image_size, 3, a.z_dim, tuple(int(w) for w in a.widths.split(",")), not a.no_batch_norm),
         TrainConfig(a.epochs, a.batch_size, a.lr, 0.0, a.loss, a.seed, 0, a.device),
     )
+
+
+def cmd_derive(a) -> int:
+    from .derive import derive
+
+    st = derive(a.run_id, a.cache_dir)
+    print(f"{a.run_id}: {st['message']}")
+    return 0
 
 
 def cmd_train(a) -> int:
@@ -159,7 +170,7 @@ def cmd_sample(a) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon}[a.cmd](a)
+        return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive}[a.cmd](a)
     except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

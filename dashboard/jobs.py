@@ -7,15 +7,13 @@ at once with code 2. Between the spawn and the moment the child takes the lock (
 imports take seconds) a launch record ``<run>/job.json`` says "starting", so a rerun in
 that window does not spawn a twin.
 
-Derivation (``python -m dashboard.jobs derive RUN_ID``) computes the run's statistics and its
-UMAP embedding (minutes for a big run) into ``derived/``, reporting progress in
-``derived/derive_status.json``. This module never imports streamlit: the child processes
-import it too.
+Derivation (``python -m core derive RUN_ID``, core/derive.py) computes the run's statistics,
+UMAP embedding and mixture (minutes for a big run) into ``derived/``, reporting progress in
+``derived/derive_status.json``; this module launches it and reads that status. It never
+imports streamlit.
 """
 from __future__ import annotations
 
-import argparse
-import fcntl
 import os
 import subprocess
 import sys
@@ -23,14 +21,13 @@ import time
 from pathlib import Path
 
 from core import atomic
+from core.derive import UMAP_PARAMS
 from core.pipeline import is_file_locked, is_locked
-from core.runs import REPO_ROOT, cache_root, open_run, runs_dir
+from core.runs import REPO_ROOT, cache_root, runs_dir
 
 DEMO_RUN_ID = "demo"
 # The first-launch run: built-in synthetic faces, a few minutes on 2 CPU cores.
 DEMO_OPTIONS = dict(dataset="synthetic", synthetic_n=6000, image_size=64, z_dim=256, epochs=8)
-# UMAP of every run: fit on at most 50k points (minutes on 2 cores), the rest placed by kNN.
-UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
 STARTING_GRACE_S = 180      # a launch record younger than this counts as "starting"
 _children: dict[int, subprocess.Popen] = {}   # reaped on every query so none stays a zombie
 
@@ -200,65 +197,6 @@ def start_derive(run_id: str, cache_dir=None) -> bool:
     st = derive_status(path)
     if umap_ready(path) or st.get("state") == "running":
         return False
-    cmd = [sys.executable, "-m", "dashboard.jobs", "derive", run_id, "--cache-dir", str(cache_root(cache_dir))]
+    cmd = [sys.executable, "-m", "core", "derive", run_id, "--cache-dir", str(cache_root(cache_dir))]
     _launch(cmd, path / "derived", "derive.log", "derive_job.json", "derive")
     return True
-
-
-def derive(run_id: str, cache_dir=None) -> None:
-    """Statistics then UMAP of one run, cached in its derived/ folder (idempotent)."""
-    import numpy as np
-
-    from core.projection import cached_embedding
-    from core.stats import cached_latent_stats
-
-    run = open_run(run_id, cache_dir)
-    folder = run.derived()
-    status_path = folder / "derive_status.json"
-
-    def report(state: str, message: str, fraction: float, **kw):
-        atomic.write_json(status_path, {"state": state, "message": message, "fraction": fraction,
-                                        "updated": time.time(), "pid": os.getpid(), **kw})
-
-    with open(folder / ".derive.lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"run {run_id} is being derived by another process", file=sys.stderr)
-            raise SystemExit(2)
-        try:
-            z = run.z(mmap=True)
-            report("running", f"statistics of {len(z):,} z-points", 0.02)
-            stats = cached_latent_stats(np.asarray(z), folder)
-            report("running", "UMAP embedding", 0.1)
-            emb = cached_embedding(z, folder, stats.z_key,
-                                   progress=lambda f, m: report("running", f"UMAP: {m}", 0.1 + 0.85 * f),
-                                   **UMAP_PARAMS)
-            # the gmm sampler's mixture (the Generator's defaults), so choosing it never waits
-            report("running", "Gaussian mixture for the gmm sampler", 0.95)
-            note = "statistics, UMAP and mixture ready"
-            try:
-                from core.gmm import cached_gmm
-
-                cached_gmm(np.asarray(z), folder, key=stats.z_key)
-            except Exception as e:  # optional: the sampler can still fit it on demand
-                note = f"statistics and UMAP ready (mixture failed: {type(e).__name__}: {e})"
-            report("done", note, 1.0, z_key=stats.z_key, umap_params=UMAP_PARAMS, embedding=emb.params)
-        except BaseException as e:
-            report("failed", f"{type(e).__name__}: {e}", 0.0)
-            raise
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dashboard.jobs")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("derive", help="statistics and UMAP embedding of a run, cached in derived/")
-    d.add_argument("run_id")
-    d.add_argument("--cache-dir")
-    a = p.parse_args(argv)
-    derive(a.run_id, a.cache_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

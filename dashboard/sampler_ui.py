@@ -51,7 +51,7 @@ def sampler_controls(d: int, cols) -> tuple[str, dict]:
     widgets = list(widget_params(SAMPLERS[name], d).items())
     if name == "nudge":   # nudge forwards the other parameters to its base sampler
         base = remembered.get("base", SAMPLERS["nudge"].params["base"].default)
-        base = st.session_state.get(f"gen_nudge_base", base)
+        base = st.session_state.get("gen_nudge_base", base)
         widgets += [(k, p) for k, p in widget_params(SAMPLERS[base], d).items()
                     if k not in SAMPLERS["nudge"].params]
     for i, (pname, p) in enumerate(widgets):

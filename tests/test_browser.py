@@ -70,7 +70,7 @@ def browser_cache(tiny_run, tmp_path_factory) -> Path:
     shutil.copytree(tiny_run.path, cache / "runs" / tiny_run.run_id,
                     ignore=shutil.ignore_patterns(".lock", "*.lock", "job.json"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "dashboard.jobs", "derive", tiny_run.run_id, "--cache-dir", str(cache)],
+    r = subprocess.run([sys.executable, "-m", "core", "derive", tiny_run.run_id, "--cache-dir", str(cache)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, f"derive failed ({r.returncode}):\n{r.stderr[-3000:]}"
     return cache

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.derive import derive
+
 ROOT = Path(__file__).resolve().parent.parent
 
 APP = str(ROOT / "dashboard" / "app.py")
@@ -130,11 +132,9 @@ def test_generator_other_samplers(env, sampler):
 def test_umap_page_uses_the_fitted_embedding(env, tmp_path, monkeypatch):
     import shutil
 
-    from dashboard import jobs
-
     cache = tmp_path / "cache"
     shutil.copytree(env.path.parents[1], cache, symlinks=True)
-    jobs.derive("tiny", cache)                                   # what the background job runs
+    derive("tiny", cache)                                   # what the background job runs
     monkeypatch.setenv("AE_CACHE_DIR", str(cache))
     at = open_page("umap")
     assert not any("PCA" in i.value for i in at.info)

@@ -12,7 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _click(root: str, curve: int, i: int, rows: list | None = None) -> None:
-    import os
     import sys
 
     sys.path.insert(0, os.environ["AE_REPO_ROOT"])

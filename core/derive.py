@@ -1,0 +1,68 @@
+"""Derived artifacts of a run, computed once out of any UI process: statistics, the UMAP
+embedding and the mixture of the ``gmm`` sampler, cached in the run's ``derived/`` folder.
+
+``python -m core derive RUN_ID`` runs it; progress goes to ``derived/derive_status.json`` so a
+dashboard can show it; an flock on ``derived/.derive.lock`` keeps it to one process a run.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import atomic
+from .runs import open_run
+
+# UMAP of every run: fit on at most 50k points (minutes on 2 cores), the rest placed by kNN.
+UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
+
+
+class DeriveBusyError(RuntimeError):
+    pass
+
+
+def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict:
+    """Statistics, UMAP and mixture of one run (idempotent: cached files are reused)."""
+    from .gmm import cached_gmm
+    from .projection import cached_embedding
+    from .stats import cached_latent_stats
+
+    params = dict(UMAP_PARAMS if umap_params is None else umap_params)
+    run = open_run(run_id, cache_dir)
+    folder = run.derived()
+    status_path = folder / "derive_status.json"
+
+    def report(state: str, message: str, fraction: float, **kw) -> dict:
+        st = {"state": state, "message": message, "fraction": fraction,
+              "updated": time.time(), "pid": os.getpid(), **kw}
+        atomic.write_json(status_path, st)
+        return st
+
+    with open(folder / ".derive.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeriveBusyError(f"run {run_id} is being derived by another process") from None
+        try:
+            z = run.z(mmap=True)
+            report("running", f"statistics of {len(z):,} z-points", 0.02)
+            stats = cached_latent_stats(np.asarray(z), folder)
+            report("running", "UMAP embedding", 0.1)
+            emb = cached_embedding(z, folder, stats.z_key,
+                                   progress=lambda f, m: report("running", f"UMAP: {m}", 0.1 + 0.85 * f),
+                                   **params)
+            # the gmm sampler's mixture (the Generator's defaults), so choosing it never waits
+            report("running", "Gaussian mixture for the gmm sampler", 0.95)
+            note = "statistics, UMAP and mixture ready"
+            try:
+                cached_gmm(np.asarray(z), folder, key=stats.z_key)
+            except Exception as e:  # optional: the sampler can still fit it on demand
+                note = f"statistics and UMAP ready (mixture failed: {type(e).__name__}: {e})"
+                print(f"warning: {note}", file=sys.stderr)
+            return report("done", note, 1.0, z_key=stats.z_key, umap_params=params, embedding=emb.params)
+        except BaseException as e:
+            report("failed", f"{type(e).__name__}: {e}", 0.0)
+            raise
