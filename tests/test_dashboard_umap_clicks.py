@@ -2,7 +2,6 @@
 on a real point, on a sampled point, and a box selection (the browser test clicks for real)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _click(root: str, curve: int, i: int, rows: list | None = None) -> None:
+    # AppTest runs this function's source as a script: it needs its own imports
+    import os
     import sys
 
     sys.path.insert(0, os.environ["AE_REPO_ROOT"])
