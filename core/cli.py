@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--loss", choices=["mse", "bce"], default="mse")
     t.add_argument("--limit", type=int, help="use only the first N images")
-    t.add_argument("--synthetic-n", type=int, default=20000, help="number of synthetic faces")
+    t.add_argument("--synthetic-n", type=int, default=10000, help="number of synthetic faces")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     t.add_argument("--run-id")
     t.add_argument("--seed", type=int, default=0)

@@ -35,7 +35,7 @@ class DataConfig:
     data_dir: str | None = None         # celeba / folder root
     image_size: int = 64
     limit: int | None = None            # keep only the first N images (sorted order)
-    synthetic_n: int = 20000            # number of procedural faces
+    synthetic_n: int = 10000            # procedural faces: a demo run in ~4 min on 2 cores
     seed: int = 0                       # synthetic faces and split seed
     val_fraction: float = 0.1           # used when the source has no partition file
 

@@ -98,7 +98,7 @@ def new_run_form() -> None:
             z_dim = c2.selectbox("z_dim", [16, 32, 64, 128, 256, 512], index=4, key="new_zdim")
             c3, c4 = st.columns(2)
             epochs = c3.number_input("Epochs", 1, 500, 10, key="new_epochs")
-            n_syn = c4.number_input("Synthetic faces", 500, 500_000, 20_000, step=1000, key="new_nsyn")
+            n_syn = c4.number_input("Synthetic faces", 500, 500_000, 10_000, step=1000, key="new_nsyn")
             submitted = st.form_submit_button("Start training", type="primary")
         if not submitted:
             return
