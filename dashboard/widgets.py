@@ -105,6 +105,25 @@ def complete_run() -> Run | None:
     return None
 
 
+def open_page(title: str) -> Run | None:
+    """Every page's opening: its title, then the selected run if complete (else why not)."""
+    st.title(title)
+    return complete_run()
+
+
+def stats_page(title: str, min_d: int = 1):
+    """``open_page`` plus the run's latent statistics: (run, stats), or None when missing."""
+    from dashboard import cached
+
+    run = open_page(title)
+    if run is None:
+        return None
+    s = cached.stats(run.run_id, state.root())
+    if not need(s.d >= min_d, f"{title} need at least {min_d} latent components."):
+        return None
+    return run, s
+
+
 def need(condition: bool, message: str) -> bool:
     """Show why a chart is missing instead of an empty plot."""
     if not condition:

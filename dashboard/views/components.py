@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import cached, charts, state, widgets
+from dashboard import charts, widgets
 
 
 def _table(s) -> int | None:
@@ -35,12 +35,10 @@ def _table(s) -> int | None:
 
 
 def render() -> None:
-    st.title("Components")
-    run = widgets.complete_run()
-    if run is None:
+    opened = widgets.stats_page("Components")
+    if opened is None:
         return
-    rid, root = run.run_id, state.root()
-    s = cached.stats(rid, root)
+    run, s = opened
     picked = st.session_state.get("comp_pick")
     if picked is not None:   # a table click from the last run: select it before the widget is drawn
         st.session_state["comp_j"] = picked

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import cached, charts, planes, state, widgets
+from dashboard import charts, planes, state, widgets
 
 
 def _pairs_table(s) -> tuple[int, int] | None:
@@ -23,14 +23,11 @@ def _pairs_table(s) -> tuple[int, int] | None:
 
 
 def render() -> None:
-    st.title("Correlations")
-    run = widgets.complete_run()
-    if run is None:
+    opened = widgets.stats_page("Correlations", min_d=2)
+    if opened is None:
         return
-    rid, root = run.run_id, state.root()
-    s = cached.stats(rid, root)
-    if not widgets.need(s.d >= 2, "Correlations need at least two latent components."):
-        return
+    run, s = opened
+    rid = run.run_id
     left, right = st.columns([5, 2])
     with left:
         st.plotly_chart(charts.corr_heatmap(s.corr, s.corr_order), width="stretch")

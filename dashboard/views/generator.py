@@ -99,12 +99,11 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
 
 
 def render() -> None:
-    st.title("Generator")
-    run = widgets.complete_run()
-    if run is None:
+    opened = widgets.stats_page("Generator")
+    if opened is None:
         return
+    run, s = opened
     rid, root = run.run_id, state.root()
-    s = cached.stats(rid, root)
     _workbench(rid, root, run.path, s.d)
 
 

@@ -52,8 +52,7 @@ def _recon(run, rid: str, root: str) -> None:
 
 
 def render() -> None:
-    st.title("Overview")
-    run = widgets.complete_run()
+    run = widgets.open_page("Overview")
     if run is None:
         return
     rid, root = run.run_id, state.root()

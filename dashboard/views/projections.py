@@ -38,14 +38,11 @@ def _cube_ok() -> bool:
 
 
 def render() -> None:
-    st.title("Projections")
-    run = widgets.complete_run()
-    if run is None:
+    opened = widgets.stats_page("Projections", min_d=2)
+    if opened is None:
         return
+    run, s = opened
     rid, root = run.run_id, state.root()
-    s = cached.stats(rid, root)
-    if not widgets.need(s.d >= 2, "Projections need at least two latent components."):
-        return
     c = st.columns([2, 1, 1, 1])
     kind = c[0].radio("plane", list(PLANES), format_func=PLANES.get, key="proj_kind", horizontal=True)
     if kind == "pca":

@@ -124,8 +124,7 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
 
 
 def render() -> None:
-    st.title("UMAP")
-    run = widgets.complete_run()
+    run = widgets.open_page("UMAP")
     if run is None:
         return
     rid, root = run.run_id, state.root()
