@@ -92,7 +92,8 @@ def slider_tables(args, run, src_z):
     root = str(run.path.parent.parent)
     t = time.perf_counter()
     gen = cached.generator(run.run_id, root)          # sets torch to 1 thread, as the server does
-    s, ref = gen.stats, gen.heldout_reference
+    s = gen.stats
+    gen.heldout_reference  # computed here once, so the slider timings below exclude it
     print(f"load run + stats + held-out reference: {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     emb, reducer = fit_umap(np.asarray(gen.z), max_fit_points=args.fit_n, z_key=s.z_key)

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.diagnostics import BruteIndex, batch_diagnostics, reference_diagnostics  # noqa: E402
+from core.diagnostics import batch_diagnostics, reference_diagnostics  # noqa: E402
 from core.gmm import fit_gmm  # noqa: E402
 from core.histfit import HistAccumulator, fit_gaussians, hist_ranges, n_bins  # noqa: E402
 from core.samplers import SAMPLERS, sample  # noqa: E402
@@ -106,11 +106,9 @@ def main() -> None:
 
 
 def _index(z):
-    try:
-        from core.neighbors import KNNIndex                    # the project's index, if present
-        return KNNIndex(z)
-    except ImportError:
-        return BruteIndex(z)
+    from core.neighbors import KNNIndex
+
+    return KNNIndex(z)
 
 
 def _loops(z, st, m: int) -> None:

@@ -5,25 +5,13 @@ the cloud itself defines) and its distance to the nearest real z-point (does it 
 data is, or in the empty space between). Both are compared with the same figures for real
 held-out z-points, whose nearest neighbour is searched among the training z-points only.
 Neighbour search accepts any prebuilt index with `.query(q, k) -> (dist, idx)` (e.g.
-core.neighbors.KNNIndex); without one, scikit-learn's exact brute force is used.
+core.neighbors.KNNIndex); without one, a KNNIndex is built over the real z-points.
 """
 from __future__ import annotations
 
 import numpy as np
 
-
-class BruteIndex:
-    """Exact Euclidean neighbours via scikit-learn's brute force (float64-safe distances)."""
-
-    def __init__(self, z: np.ndarray):
-        from sklearn.neighbors import NearestNeighbors
-
-        self._nn = NearestNeighbors(algorithm="brute").fit(np.asarray(z))
-        self.n = len(z)
-
-    def query(self, q: np.ndarray, k: int):
-        dist, idx = self._nn.kneighbors(np.atleast_2d(q), n_neighbors=min(k, self.n))
-        return dist.astype(np.float32), idx.astype(np.int64)
+from .neighbors import KNNIndex
 
 
 def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,
@@ -38,7 +26,7 @@ def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,
         z = getattr(index, "z", None)                                  # KNNIndex keeps its rows
     if z is None:
         raise ValueError("nearest_real needs the real z-points (z=) or an index holding them")
-    index = index if index is not None else BruteIndex(z)
+    index = index if index is not None else KNNIndex(z)
     k = min(k0, len(z)) if (allowed is not None or exclude is not None) else 1
     dist, idx = index.query(q, k)
     ok = np.ones(idx.shape, bool)
@@ -51,8 +39,6 @@ def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,
     d_out, i_out = dist[rows, first].astype(np.float64), idx[rows, first].copy()
     bad = np.flatnonzero(~ok.any(axis=1))
     if len(bad):  # rare (near-duplicates): one batched exact search over the admissible rows
-        from .neighbors import KNNIndex
-
         cand = np.flatnonzero(allowed) if allowed is not None else np.arange(len(z))
         dd, jj = KNNIndex(np.asarray(z[cand], np.float32)).query(q[bad], min(2, len(cand)))
         rows2 = cand[jj]                                               # [b, 2] rows of z
@@ -106,7 +92,7 @@ def batch_diagnostics(samples, stats, *, z_real=None, heldout=None, reference: d
     Flat keys, so a table of the summary is one line: sample_* for the batch, real_* for
     the reference; sample_mahalanobis / sample_nn / sample_nn_index are per-sample arrays."""
     if index is None and z_real is not None:
-        index = BruteIndex(z_real)                                     # built once, used twice
+        index = KNNIndex(z_real)                                     # built once, used twice
     if reference is None:
         if z_real is None:
             raise ValueError("batch_diagnostics needs z_real (and heldout) or a reference")

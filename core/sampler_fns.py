@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.diagnostics import BruteIndex
+from core.neighbors import KNNIndex
 
 
 def box(stats, n, rng, fact=1.0):
@@ -115,7 +115,7 @@ def nudge_points(x, z, *, k=10, alpha=0.5, index=None):
         z = getattr(index, "z", None)
     if z is None:
         raise ValueError("sampler 'nudge' needs z=<z-points> (and optionally index=)")
-    index = index if index is not None else BruteIndex(z)
-    _, idx = index.query(np.asarray(x, np.float32), k)                 # [n, k]
+    index = index if index is not None else KNNIndex(z)
+    _, idx = index.query(np.asarray(x, np.float32), min(k, len(z)))                 # [n, k]
     target = np.asarray(z[idx.ravel()], np.float64).reshape(idx.shape + (x.shape[1],)).mean(axis=1)
     return x + alpha * (target - x)
