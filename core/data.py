@@ -14,7 +14,6 @@ inputs loads the cache without decoding anything.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sys
@@ -30,6 +29,7 @@ import pandas as pd
 
 from . import atomic, decode, sources
 from .config import DataConfig
+from .locks import exclusive
 
 PREP_VERSION = 1      # bump when decoding/cropping changes: old caches then miss
 FIRST_COLUMNS = ["image_id", "path", "partition"]
@@ -113,20 +113,9 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-@contextlib.contextmanager
 def _build_lock(path: Path):
     """Two processes asking for the same dataset: one decodes, the other waits and loads."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: atomic renames still keep every file consistent
-        yield
-        return
-    with open(path / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return exclusive(path / ".lock", wait=True)
 
 
 def _load_cached(path: Path, cfg: DataConfig, fp: str, quiet: bool = False) -> PreparedData | None:

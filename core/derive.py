@@ -6,7 +6,6 @@ dashboard can show it; an flock on ``derived/.derive.lock`` keeps it to one proc
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 import time
@@ -14,14 +13,14 @@ import time
 import numpy as np
 
 from . import atomic
+from .locks import BusyError, exclusive
 from .runs import open_run
 
 # UMAP of every run: fit on at most 50k points (minutes on 2 cores), the rest placed by kNN.
 UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
 
 
-class DeriveBusyError(RuntimeError):
-    pass
+DeriveBusyError = BusyError  # raised when another process derives the same run
 
 
 def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict:
@@ -41,11 +40,7 @@ def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict
         atomic.write_json(status_path, st)
         return st
 
-    with open(folder / ".derive.lock", "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DeriveBusyError(f"run {run_id} is being derived by another process") from None
+    with exclusive(folder / ".derive.lock", busy=f"run {run_id} is being derived by another process"):
         try:
             z = run.z(mmap=True)
             report("running", f"statistics of {len(z):,} z-points", 0.02)

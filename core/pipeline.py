@@ -6,13 +6,12 @@ resumes an interrupted run from its last epoch, or returns at once when it is co
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -20,11 +19,11 @@ import numpy as np
 
 from . import atomic
 from .config import RunConfig
+from .locks import BusyError, exclusive
+from .locks import is_locked as is_file_locked
 from .runs import DONE, Run, cache_root, runs_dir
 
-
-class RunBusyError(RuntimeError):
-    pass
+RunBusyError = BusyError  # raised when another process trains the same run
 
 
 def default_run_id(cfg: RunConfig) -> str:
@@ -33,40 +32,13 @@ def default_run_id(cfg: RunConfig) -> str:
     return f"{cfg.data.dataset}-{cfg.model.image_size}px-z{cfg.model.z_dim}-{h}"
 
 
-@contextmanager
 def run_lock(run_path: Path):
-    run_path.mkdir(parents=True, exist_ok=True)
-    f = open(run_path / ".lock", "a+")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.close()
-        raise RunBusyError(f"run {run_path.name} is being trained by another process") from None
-    try:
-        f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
-        yield
-    finally:
-        fcntl.flock(f, fcntl.LOCK_UN)
-        f.close()
+    return exclusive(Path(run_path) / ".lock", busy=f"run {Path(run_path).name} is being trained by another process")
 
 
 def is_locked(run_path: Path) -> bool:
     """True while some process holds the run's training lock."""
     return is_file_locked(Path(run_path) / ".lock")
-
-
-def is_file_locked(p: Path) -> bool:
-    """True while some process holds an flock on ``p`` (released by the kernel on death)."""
-    p = Path(p)
-    if not p.exists():
-        return False
-    with open(p, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
 
 
 class StatusWriter:
@@ -177,7 +149,6 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
             atomic.write_json(cfg_file, {"config": json.loads(cfg.to_json()), "fingerprint": data.fingerprint,
                                          "data_path": str(data.path), "manifest": _manifest_summary(data.manifest),
                                          "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
-            run.__dict__.pop("meta", None)
             train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
             status.set(state="training", message="training")
             cbs = [status, _notices] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
@@ -203,7 +174,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
         except BaseException as e:
             status.set(state="failed", message=f"{type(e).__name__}: {e}")
             raise
-    return run
+    return Run(path)  # fresh: its cached meta reflects the config.json written above
 
 
 def _train_only(cfg: RunConfig, data, path: Path, trainer_cls) -> Run:
