@@ -4,13 +4,13 @@ fast map placement is, and how long the first render takes in a real browser.
     python bench/bench_dashboard.py [--run RUN_ID] [--cache-dir DIR] [--n 200000] [--no-browser]
 
 No 200k-image run is needed: a stand-in run is built in a temporary cache from an existing one
-(default: the first complete run in core.runs.list_runs()) by resampling its z-points with
+(default: the first complete run in core.store.runs.list_runs()) by resampling its z-points with
 Gaussian noise (--noise x the median nearest-neighbour distance of the source, spread over the
 dimensions) up to --n rows. The model, config and history are copied; the index gets one row
 per z-point (the source row's metadata); config.json still points at the source's images.
 
 1. Slider -> grid: for new `fact` values of the `box` sampler, the work of one Generator-page
-   update through the dashboard's own objects (dashboard.cached.generator: a Generator whose
+   update through the dashboard's own objects (dashboard.cached.generator: a RunSampler whose
    SharedQueryIndex lets diagnostics and placement share one neighbour query; Placer built as
    cached.map_layout builds it; widgets.face_jpeg and charts_maps.thumbnail_jpeg for images),
    next to what a user would otherwise run: sklearn NearestNeighbors(brute) for the neighbours
@@ -37,9 +37,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core import atomic  # noqa: E402
-from core.neighbors import KNNIndex  # noqa: E402
-from core.runs import REPO_ROOT, list_runs, open_run  # noqa: E402
+from core.store import atomic  # noqa: E402
+from core.analysis.neighbors import KNNIndex  # noqa: E402
+from core.store.runs import REPO_ROOT, list_runs, open_run  # noqa: E402
 
 COPY = ("config.json", "status.json", "weights.safetensors", "history.json")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -84,7 +84,7 @@ def slider_tables(args, run, src_z):
     quiet_streamlit()
     from sklearn.neighbors import NearestNeighbors
 
-    from core.projection import Placer, embedding_spread, fit_umap
+    from core.maps.embedding import Placer, embedding_spread, fit_umap
     from dashboard import cached
     from dashboard.charts_maps import density_rgb, thumbnail_jpeg
     from dashboard.widgets import face_jpeg

@@ -1,4 +1,4 @@
-"""Preprocessing throughput (core.data.prepare): CelebA subset and synthetic faces, one worker
+"""Preprocessing throughput (core.data.prepare.prepare): CelebA subset and synthetic faces, one worker
 vs all cores, plus the time to load a cache hit.
 
     python bench/bench_data.py [--limit 2000] [--synthetic-n 2000] [--size 64]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import DataConfig  # noqa: E402
-from core.data import _cpu_count, prepare  # noqa: E402
+from core.data.prepare import _cpu_count, prepare  # noqa: E402
 
 
 def _timed(cfg: DataConfig, cache: Path, workers: int):

@@ -27,8 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.neighbors import KNNIndex  # noqa: E402
-from core.projection import Placer, embedding_spread, fit_umap  # noqa: E402
+from core.analysis.neighbors import KNNIndex  # noqa: E402
+from core.maps.embedding import Placer, embedding_spread, fit_umap  # noqa: E402
 
 
 def mixture(n, d, clusters, seed, draw=0):

@@ -17,11 +17,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.diagnostics import batch_diagnostics, reference_diagnostics  # noqa: E402
-from core.gmm import fit_gmm  # noqa: E402
-from core.histfit import HistAccumulator, fit_gaussians, hist_ranges, n_bins  # noqa: E402
-from core.samplers import SAMPLERS, sample  # noqa: E402
-from core.stats import latent_stats  # noqa: E402
+from core.analysis.diagnostics import batch_diagnostics, reference_diagnostics  # noqa: E402
+from core.sampling.mixture import fit_gmm  # noqa: E402
+from core.analysis.histfit import HistAccumulator, fit_gaussians, hist_ranges, n_bins  # noqa: E402
+from core.sampling.registry import SAMPLERS, sample  # noqa: E402
+from core.analysis.latent_stats import latent_stats  # noqa: E402
 
 
 def synthetic_z(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -106,7 +106,7 @@ def main() -> None:
 
 
 def _index(z):
-    from core.neighbors import KNNIndex
+    from core.analysis.neighbors import KNNIndex
 
     return KNNIndex(z)
 

@@ -15,7 +15,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")   # measure one core, as the budget says
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.synthetic import face_factors, render_faces  # noqa: E402
+from core.data.synthetic import face_factors, render_faces  # noqa: E402
 
 
 def _best_of(fn, repeats: int) -> float:

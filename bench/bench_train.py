@@ -3,8 +3,8 @@
     python bench/bench_train.py [--data-dir ../shared/celeba] [--limit 2000] [--steps 30]
 
 The "plain loop" is what a notebook does: NCHW tensors, float conversion per batch, no
-prefetch. Ours is core.train.Trainer (channels_last on CPU, prefetching thread) and
-core.latents.encode_to_npy (streaming into a memmap).
+prefetch. Ours is core.model.train.Trainer (channels_last on CPU, prefetching thread) and
+core.model.encode.encode_to_npy (streaming into a memmap).
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from core.data import prepare  # noqa: E402
-from core.latents import encode_to_npy  # noqa: E402
-from core.model import ConvAutoencoder  # noqa: E402
-from core.train import Trainer  # noqa: E402
+from core.data.prepare import prepare  # noqa: E402
+from core.model.encode import encode_to_npy  # noqa: E402
+from core.model.autoencoder import ConvAutoencoder  # noqa: E402
+from core.model.train import Trainer  # noqa: E402
 
 
 def plain_train(images: np.ndarray, cfg: ModelConfig, steps: int, bs: int) -> float:
@@ -77,7 +77,7 @@ def main() -> None:
         cfg = ModelConfig()
         rows = [("preprocess (decode+crop+resize, all cores)", prep, None)]
         rows.append(("train: plain NCHW loop", plain_train(images, cfg, a.steps, a.batch_size), None))
-        rows.append(("train: core.train.Trainer", trainer_ips(images, cfg, a.steps, a.batch_size), rows[-1][1]))
+        rows.append(("train: core.model.train.Trainer", trainer_ips(images, cfg, a.steps, a.batch_size), rows[-1][1]))
         m = ConvAutoencoder(cfg).eval()
         rows.append(("encode: plain loop, to a list", plain_encode(images, m), None))
         t0 = time.perf_counter()

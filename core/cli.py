@@ -69,10 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_recon(a) -> int:
     import numpy as np
 
-    from . import atomic
-    from .grid import to_png
-    from .latents import reconstruct
-    from .runs import open_run
+    from core.store import atomic
+    from core.model.grid import to_png
+    from core.model.encode import reconstruct
+    from core.store.runs import open_run
 
     run = open_run(a.run_id, a.cache_dir)
     part = run.index()["partition"].to_numpy()
@@ -95,7 +95,7 @@ def train_config(argv: list[str]):
 
 
 def config_from_args(a):
-    from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     return RunConfig(
         DataConfig(a.dataset, a.data_dir, a.image_size, a.limit, a.synthetic_n, a.seed),
@@ -105,7 +105,7 @@ def config_from_args(a):
 
 
 def cmd_derive(a) -> int:
-    from .derive import derive
+    from core.jobs.derive import derive
 
     st = derive(a.run_id, a.cache_dir)
     print(f"{a.run_id}: {st['message']}")
@@ -113,7 +113,7 @@ def cmd_derive(a) -> int:
 
 
 def cmd_train(a) -> int:
-    from .pipeline import train_run
+    from core.jobs.train_run import train_run
 
     cfg = config_from_args(a)
     run = train_run(cfg, a.cache_dir, a.run_id, progress=not a.quiet)
@@ -127,7 +127,7 @@ def cmd_train(a) -> int:
 
 
 def cmd_runs(a) -> int:
-    from .runs import list_runs, runs_dir
+    from core.store.runs import list_runs, runs_dir
 
     runs = list_runs(a.cache_dir)
     if not runs:
@@ -146,16 +146,16 @@ def cmd_runs(a) -> int:
 def cmd_sample(a) -> int:
     import numpy as np
 
-    from . import atomic
-    from .generate import Generator
-    from .grid import to_png
-    from .runs import open_run
+    from core.store import atomic
+    from core.sampling.session import RunSampler
+    from core.model.grid import to_png
+    from core.store.runs import open_run
 
     params = dict(kv.split("=", 1) for kv in a.param)
     params = {k: _parse_value(v) for k, v in params.items()}
     if a.fact is not None:
         params["fact"] = a.fact
-    gen = Generator(open_run(a.run_id, a.cache_dir))
+    gen = RunSampler(open_run(a.run_id, a.cache_dir))
     batch = gen.batch(a.sampler, a.n, seed=a.seed, **params)
     atomic.write_bytes(a.out, to_png(batch.images, cols=a.cols))
     if a.save_z:

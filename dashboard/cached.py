@@ -1,5 +1,5 @@
 """Every st.cache_* wrapper of the app, keyed by small hashable values (run id, cache root,
-parameters as JSON). Models, indexes and statistics live in one ``Generator`` per run
+parameters as JSON). Models, indexes and statistics live in one ``RunSampler`` per run
 (cache_resource); small derived arrays are cache_data. Pages never cache on their own.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.generate import Batch, Generator
-from core.runs import open_run
+from core.sampling.session import Batch, RunSampler
+from core.store.runs import open_run
 from dashboard import jobs
 
 N_CLOUD = 2000   # points per sampler when a distribution (not a face grid) is drawn
@@ -23,7 +23,7 @@ def params_key(params: dict) -> str:
 
 
 class SharedQueryIndex:
-    """Wraps core.neighbors.KNNIndex and remembers its last answer: the batch diagnostics
+    """Wraps core.analysis.neighbors.KNNIndex and remembers its last answer: the batch diagnostics
     (k=16) and the map placement (k=15) of the same new vectors then cost one pass over the
     200,000 z-points instead of two (a pass is most of a slider move's time)."""
 
@@ -46,17 +46,17 @@ class SharedQueryIndex:
 
 
 @st.cache_resource(max_entries=4, show_spinner="loading the run (model, z-points, neighbour index)")
-def generator(run_id: str, root: str) -> Generator:
+def generator(run_id: str, root: str) -> RunSampler:
     import torch
 
     # The server only decodes small batches: one thread is as fast for 21 faces and does not
     # collapse when a training or UMAP job competes for the same two cores (2 threads: 10x).
     torch.set_num_threads(1)
     run = open_run(run_id, root)
-    from core.neighbors import KNNIndex
+    from core.analysis.neighbors import KNNIndex
 
     # one index whose last query is shared by the diagnostics and the map placement
-    return Generator(run, knn=SharedQueryIndex(KNNIndex(np.asarray(run.z()))))
+    return RunSampler(run, knn=SharedQueryIndex(KNNIndex(np.asarray(run.z()))))
 
 
 @st.cache_resource(max_entries=4, show_spinner="computing statistics of the z-points (once per run)")
@@ -96,7 +96,7 @@ def cloud(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: 
 @st.cache_data(max_entries=32, show_spinner=False)
 def reconstructions(run_id: str, root: str, rows: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """(originals, reconstructions) uint8 [n, S, S, 3] of the given z-point rows."""
-    from core.latents import reconstruct
+    from core.model.encode import reconstruct
 
     orig = np.asarray(images(run_id, root)[list(rows)])
     return orig, reconstruct(generator(run_id, root).model, orig)
@@ -144,7 +144,7 @@ def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
     gen = generator(run_id, root)
     s = stats(run_id, root)
     if umap_ready:
-        from core.projection import Placer, load_embedding
+        from core.maps.embedding import Placer, load_embedding
 
         # the background job wrote it; the server only loads it, never fits
         emb = load_embedding(gen.z, gen.run.derived(), s.z_key, **jobs.UMAP_PARAMS)

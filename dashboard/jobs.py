@@ -2,12 +2,12 @@
 
 Training is ``python -m core train ...`` started as its own session (``start_new_session``),
 its output appended to ``<run>/train.log``: closing or reloading the page never kills it,
-and the run's lock (core.pipeline) guarantees one training per run; a second attempt exits
+and the run's lock (core.jobs.train_run) guarantees one training per run; a second attempt exits
 at once with code 2. Between the spawn and the moment the child takes the lock (torch
 imports take seconds) a launch record ``<run>/job.json`` says "starting", so a rerun in
 that window does not spawn a twin.
 
-Derivation (``python -m core derive RUN_ID``, core/derive.py) computes the run's statistics,
+Derivation (``python -m core derive RUN_ID``, core/jobs/derive.py) computes the run's statistics,
 UMAP embedding and mixture (minutes for a big run) into ``derived/``, reporting progress in
 ``derived/derive_status.json``; this module launches it and reads that status. It never
 imports streamlit.
@@ -20,10 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-from core import atomic
-from core.derive import UMAP_PARAMS
-from core.pipeline import is_file_locked, is_locked
-from core.runs import REPO_ROOT, cache_root, runs_dir
+from core.store import atomic
+from core.jobs.derive import UMAP_PARAMS
+from core.jobs.train_run import is_file_locked, is_locked
+from core.store.runs import REPO_ROOT, cache_root, runs_dir
 
 DEMO_RUN_ID = "demo"
 # The first-launch run: built-in synthetic faces, a few minutes on 2 CPU cores.

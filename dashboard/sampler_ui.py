@@ -1,4 +1,4 @@
-"""Widgets for a sampler's parameters, built from core.samplers.SAMPLERS (defaults, bounds,
+"""Widgets for a sampler's parameters, built from core.sampling.registry.SAMPLERS (defaults, bounds,
 docs), so a new sampler in core shows up here without UI code."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _widget(sampler: str, name: str, p, d: int, remembered: dict):
 
 def sampler_controls(d: int, cols) -> tuple[str, dict]:
     """Sampler choice plus its parameter widgets laid out over ``cols``; returns (name, params)."""
-    from core.samplers import SAMPLERS
+    from core.sampling.registry import SAMPLERS
 
     spec_now = state.batch_spec()
     names = list(SAMPLERS)

@@ -7,15 +7,15 @@ import streamlit as st
 
 from core.cli import train_config
 from core.config import RunConfig
-from core.pipeline import default_run_id
-from core.runs import runs_dir
+from core.jobs.train_run import default_run_id
+from core.store.runs import runs_dir
 from dashboard import jobs
 
 DATASETS = {"synthetic": "synthetic faces (built in)", "celeba": "CelebA folder", "folder": "image folder"}
 def _describe(folder: Path, status: dict) -> str:
     """One line under the picker (kept out of the option labels, which a browser may not
     refresh when only their text changes)."""
-    from core import atomic
+    from core.store import atomic
 
     s = status.get("state", "unknown")
     try:

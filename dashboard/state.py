@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.runs import Run, cache_root, open_run
+from core.store.runs import Run, cache_root, open_run
 from dashboard import cached, jobs
 
 DEFAULT_SPEC = {"sampler": "box", "params": {"fact": 1.0}, "seed": 0, "n": 21}

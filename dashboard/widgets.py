@@ -8,8 +8,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from core.grid import tile
-from core.runs import Run
+from core.model.grid import tile
+from core.store.runs import Run
 from dashboard import jobs, state
 
 FACE_PX = 112          # faces are shown at least this many pixels wide
@@ -19,7 +19,7 @@ def face_jpeg(images: np.ndarray, cols: int = 7, face_px: int = FACE_PX) -> tupl
     """JPEG (quality 92) of a face grid at its own resolution, and the width to show it at so
     each face is >= face_px wide. The browser enlarges it; a PNG would cost ~5 ms to encode
     (and st.image re-encodes a PNG without alpha to JPEG unless told otherwise), JPEG 0.4 ms.
-    Downloads stay lossless PNG (core.grid.to_png)."""
+    Downloads stay lossless PNG (core.model.grid.to_png)."""
     from PIL import Image
 
     s = images.shape[1]
@@ -99,7 +99,7 @@ def complete_run() -> Run | None:
     run = state.current_run()
     if run is not None and run.complete:
         return run
-    from core.runs import runs_dir
+    from core.store.runs import runs_dir
 
     training_panel(runs_dir() / rid)
     return None

@@ -16,8 +16,8 @@ TINY_TRAIN = ["--dataset", "synthetic", "--synthetic-n", "300", "--image-size", 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A complete tiny run (300 synthetic faces, 32 px, z_dim 16) in a session temp cache;
-    returns core.runs.Run (its cache folder is ``run.path.parents[1]``)."""
-    from core.runs import open_run
+    returns core.store.runs.Run (its cache folder is ``run.path.parents[1]``)."""
+    from core.store.runs import open_run
 
     cache = tmp_path_factory.mktemp("cache")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

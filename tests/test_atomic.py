@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from core import atomic
+from core.store import atomic
 
 
 def test_interrupted_write_leaves_no_file(tmp_path):

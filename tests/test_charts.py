@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dashboard import charts, charts_maps
+from dashboard import charts_maps
+from dashboard import charts_stats as charts
 
 
 def test_gaussian_curve_peaks_at_center_with_half_max_at_half_width():
@@ -97,7 +98,7 @@ def test_radius_hist_and_loss_curves():
 
 
 def test_components_table_one_row_per_component(tiny_run):
-    from core.stats import latent_stats
+    from core.analysis.latent_stats import latent_stats
 
     s = latent_stats(np.asarray(tiny_run.z()))
     df = charts.components_table(s)

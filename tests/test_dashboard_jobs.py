@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core import atomic
+from core.store import atomic
 from dashboard import jobs
 
 TINY = dict(dataset="synthetic", synthetic_n=200, image_size=32, z_dim=8, epochs=1, widths="8,16,16,32")

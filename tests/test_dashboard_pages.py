@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.derive import derive
+from core.jobs.derive import derive
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""core.data / core.sources / core.decode: discovery, labels, decoding, skipping, cache."""
+"""core.data.prepare / core.data.sources / core.data.image_files: discovery, labels, decoding, skipping, cache."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import decode
+from core.data import image_files as decode
 from core.config import DataConfig
-from core.data import dataset_key, prepare
+from core.data.prepare import dataset_key, prepare
 from tests import fakes
 
 
@@ -258,7 +258,7 @@ def test_parallel_matches_serial(celeba_layout_dir, tmp_path):
 
 
 def test_synthetic_source(tmp_path):
-    synthetic = pytest.importorskip("core.synthetic", reason="core.synthetic (procedural faces) not available")
+    synthetic = pytest.importorskip("core.data.synthetic", reason="core.data.synthetic (procedural faces) not available")
     cache = tmp_path / "cache"
     full = _prep(DataConfig(dataset="synthetic", synthetic_n=40, image_size=32, seed=1), cache)
     assert full.images.shape == (40, 32, 32, 3)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from core.config import ModelConfig, RunConfig
-from core.model import ConvAutoencoder, decode_numpy, load_model, save_model
+from core.model.autoencoder import ConvAutoencoder, decode_numpy, load_model, save_model
 
 
 @pytest.mark.parametrize("size,widths", [(64, (8, 16, 16, 32)), (96, (8, 16, 16, 32)), (128, (8, 8, 16, 16, 32))])

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-import core.neighbors as neighbors
-from core.atomic import save_npy, load_npy
-from core.neighbors import KNNIndex
+import core.analysis.neighbors as neighbors
+from core.store.atomic import save_npy, load_npy
+from core.analysis.neighbors import KNNIndex
 
 
 @pytest.fixture(scope="module")

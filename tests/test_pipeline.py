@@ -1,4 +1,4 @@
-"""Run store, split rules, the sample CLI and the Generator on a tiny real run."""
+"""Run store, split rules, the sample CLI and the Generator on a tiny real run (RunSampler)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.generate import Generator
-from core.pipeline import RunBusyError, _split_rows, is_locked, run_lock
-from core.runs import list_runs, open_run
+from core.sampling.session import RunSampler
+from core.jobs.train_run import RunBusyError, _split_rows, is_locked, run_lock
+from core.store.runs import list_runs, open_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def test_open_unknown_run_names_known_ones(tiny_run):
 
 
 def test_generator_batch_and_reference(tiny_run):
-    gen = Generator(tiny_run)
+    gen = RunSampler(tiny_run)
     b1 = gen.batch("box", 21, seed=3, fact=1.0)
     b2 = gen.batch("box", 21, seed=3, fact=1.0)
     b3 = gen.batch("box", 21, seed=3, fact=2.0)

@@ -6,8 +6,8 @@ new point belongs is known exactly; tests marked slow fit real UMAP on ~1,500 po
 import numpy as np
 import pytest
 
-import core.projection as projection
-from core.projection import (Embedding, Placer, cached_embedding, embedding_spread,
+import core.maps.embedding as projection
+from core.maps.embedding import (Embedding, Placer, cached_embedding, embedding_spread,
                              membership_weights, pca_2d)
 
 

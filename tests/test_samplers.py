@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from core.diagnostics import batch_diagnostics, reference_diagnostics
-from core.gmm import GaussianMixtureModel, cached_gmm, fit_gmm
-from core.samplers import SAMPLERS, sample
-from core.stats import latent_stats
+from core.analysis.diagnostics import batch_diagnostics, reference_diagnostics
+from core.sampling.mixture import GaussianMixtureModel, cached_gmm, fit_gmm
+from core.sampling.registry import SAMPLERS, sample
+from core.analysis.latent_stats import latent_stats
 
 N, D = 8000, 6
 

@@ -4,9 +4,9 @@ import pytest
 from scipy import stats as sps
 from scipy.optimize import curve_fit
 
-from core.histfit import HWHM_PER_SIGMA, fit_gaussians
-from core.normality import dagostino_k2
-from core.stats import LatentStats, cached_latent_stats, latent_stats, z_key
+from core.analysis.histfit import HWHM_PER_SIGMA, fit_gaussians
+from core.analysis.normality import dagostino_k2
+from core.analysis.latent_stats import LatentStats, cached_latent_stats, latent_stats, z_key
 
 N = 20000
 MU = np.array([0.5, -1.0, 3.0, 0.0, 0.2, -0.3, 1.0, 0.0])

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.synthetic import FACTOR_COLUMNS, face_factors, render_faces
+from core.data.synthetic import FACTOR_COLUMNS, face_factors, render_faces
 
 
 @pytest.fixture(scope="module")

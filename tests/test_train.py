@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import atomic
+from core.store import atomic
 from core.config import ModelConfig, TrainConfig
-from core.train import Trainer
+from core.model.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ModelConfig(image_size=32, z_dim=8, widths=(4, 8, 8, 16))

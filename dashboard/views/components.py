@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, widgets
+from dashboard import charts_stats as charts, widgets
 
 
 def _table(s) -> int | None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, planes, state, widgets
+from dashboard import charts_stats as charts, planes, state, widgets
 
 
 def _pairs_table(s) -> tuple[int, int] | None:

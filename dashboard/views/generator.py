@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.grid import to_png
+from core.model.grid import to_png
 from dashboard import cached, jobs, state, widgets
 from dashboard.charts_maps import thumbnail_jpeg
 from dashboard.sampler_ui import sampler_controls

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cached, charts, state, widgets
+from dashboard import cached, charts_stats as charts, state, widgets
 
 
 def _summary(run) -> None:

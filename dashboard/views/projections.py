@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cached, charts, planes, state, widgets
+from dashboard import cached, charts_stats as charts, planes, state, widgets
 
 PLANES = {"coord": "coordinate plane (z_i, z_j)", "pca": "PCA main axes (a, b)"}
 
@@ -31,7 +31,7 @@ def _radii(rid: str, root: str, s) -> None:
 
 def _cube_ok() -> bool:
     try:
-        from core.samplers import SAMPLERS
+        from core.sampling.registry import SAMPLERS
     except ImportError:
         return False
     return "cube" in SAMPLERS

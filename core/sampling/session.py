@@ -1,6 +1,6 @@
 """Everything a run needs to generate and judge new latent vectors, loaded once, used often.
 
-The CLI's ``sample`` and the dashboard both go through :class:`Generator`: statistics and
+The CLI's ``sample`` and the dashboard both go through :class:`RunSampler`: statistics and
 mixtures are cached in the run's ``derived/`` folder, the neighbour index is built once, and
 a batch (sample -> decode -> diagnostics) is then a few milliseconds.
 """
@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .runs import Run
+from core.store.runs import Run
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Batch:
     diagnostics: dict = field(default_factory=dict)
 
 
-class Generator:
+class RunSampler:
     def __init__(self, run: Run, device: str = "cpu", knn=None):
         self.run, self.device, self._knn = run, device, knn  # knn: share a prebuilt index
 
@@ -47,7 +47,7 @@ class Generator:
 
     @cached_property
     def stats(self):
-        from .stats import cached_latent_stats
+        from core.analysis.latent_stats import cached_latent_stats
 
         return cached_latent_stats(np.asarray(self.z), self.run.derived())
 
@@ -58,13 +58,13 @@ class Generator:
     @cached_property
     def knn(self):
         """Exact neighbour index over every z-point (rows of z.npy)."""
-        from .neighbors import KNNIndex
+        from core.analysis.neighbors import KNNIndex
 
         return self._knn if self._knn is not None else KNNIndex(np.asarray(self.z))
 
     @cached_property
     def gmm(self):
-        from .samplers import cached_gmm
+        from core.sampling.registry import cached_gmm
 
         return cached_gmm(np.asarray(self.z), self.run.derived())
 
@@ -81,12 +81,12 @@ class Generator:
         return extra
 
     def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params) -> np.ndarray:
-        from .samplers import sample
+        from core.sampling.registry import sample
 
         return sample(name, self.stats, n, seed=seed, **params, **self.sampler_inputs(name, params))
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        from .model import decode_numpy
+        from core.model.autoencoder import decode_numpy
 
         return decode_numpy(self.model, z)
 
@@ -96,12 +96,12 @@ class Generator:
     @cached_property
     def heldout_reference(self) -> dict:
         """Diagnostics of real held-out z-points, computed once: what a good batch looks like."""
-        from .diagnostics import reference_diagnostics
+        from core.analysis.diagnostics import reference_diagnostics
 
         return reference_diagnostics(self.stats, self.z, self.train_rows, self.heldout_rows, index=self.knn)
 
     def diagnostics(self, z_new: np.ndarray) -> dict:
-        from .diagnostics import batch_diagnostics
+        from core.analysis.diagnostics import batch_diagnostics
 
         return batch_diagnostics(z_new, self.stats, reference=self.heldout_reference, index=self.knn)
 

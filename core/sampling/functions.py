@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.neighbors import KNNIndex
+from core.analysis.neighbors import KNNIndex
 
 
 def box(stats, n, rng, fact=1.0):
@@ -47,12 +47,12 @@ def pca_box(stats, n, rng, fact=1.0):
 
 def gmm(stats, n, rng, gmm=None, z=None):
     """Draw from a Gaussian mixture fitted to the z-points (Ghosh et al. 2020). Pass the
-    fitted model (core.gmm.fit_gmm / cached_gmm); with only z, one is fitted here (slow)."""
+    fitted model (core.sampling.mixture.fit_gmm / cached_gmm); with only z, one is fitted here (slow)."""
     if gmm is None:
         if z is None:
             raise ValueError("sampler 'gmm' needs gmm=<fitted GaussianMixtureModel> "
-                             "(core.gmm.cached_gmm) or z=<z-points> to fit one")
-        from core.gmm import fit_gmm
+                             "(core.sampling.mixture.cached_gmm) or z=<z-points> to fit one")
+        from core.sampling.mixture import fit_gmm
         gmm = fit_gmm(z)
     if gmm.means.shape[1] != stats.d:
         raise ValueError(f"mixture has d={gmm.means.shape[1]}, the stats d={stats.d}")

@@ -125,7 +125,7 @@ def decode_chunk(task: tuple[list[str], int, str]) -> tuple[np.ndarray, list[str
 
 def render_chunk(task: tuple[int, int, int, int]):
     """Synthetic faces start .. start+n-1 (each depends only on seed and its number)."""
-    from .synthetic import render_faces
+    from core.data.synthetic import render_faces
     start, n, size, seed = task
     return render_faces(n, size=size, seed=seed, start=start)
 
@@ -141,10 +141,10 @@ def map_chunks(func, tasks: list, workers: int):
         yield from map(func, tasks)
         return
     # forkserver: never fork a process that may hold torch/BLAS threads; the server preloads
-    # core.decode once so workers start without re-importing numpy/PIL each
+    # core.data.image_files once so workers start without re-importing numpy/PIL each
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["core.decode"] + (["core.synthetic"] if func is render_chunk else []))
+        ctx.set_forkserver_preload(["core.data.image_files"] + (["core.data.synthetic"] if func is render_chunk else []))
     done = 0
     try:
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as ex:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.atomic import load_npz, save_npz
+from core.store.atomic import load_npz, save_npz
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 
@@ -106,7 +106,7 @@ def fit_gmm(z: np.ndarray, n_components: int = 10, covariance_type: str = "full"
 def cached_gmm(z: np.ndarray, folder, n_components: int = 10, covariance_type: str = "full",
                seed: int = 0, max_points: int = 20000, key: str | None = None) -> GaussianMixtureModel:
     """Load the mixture for these z-points and settings from `folder`, or fit and save it."""
-    from core.stats import z_key
+    from core.analysis.latent_stats import z_key
 
     key = key or z_key(z)
     path = Path(folder) / f"gmm-{key}-k{n_components}-{covariance_type}-s{seed}-m{max_points}.npz"

@@ -105,7 +105,7 @@ def core_report(z, maha, total_sums, out_sums, n_out: int, rank: int, seed: int 
     """The k-sigma core fractions and the normality of the <= 3-sigma-equivalent core, as
     LatentStats fields. total_sums / out_sums: power sums p = 1..4 about the mean over all
     points / over the points beyond the cut (see stats_compute)."""
-    from core.stats_compute import central_moments
+    from core.analysis.passes import central_moments
 
     N, d = z.shape
     ks = SIGMA_LEVELS

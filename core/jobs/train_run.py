@@ -17,11 +17,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import atomic
-from .config import RunConfig
-from .locks import BusyError, exclusive
-from .locks import is_locked as is_file_locked
-from .runs import DONE, Run, cache_root, runs_dir
+from core.store import atomic
+from core.config import RunConfig
+from core.store.locks import BusyError, exclusive
+from core.store.locks import is_locked as is_file_locked
+from core.store.runs import DONE, Run, cache_root, runs_dir
 
 RunBusyError = BusyError  # raised when another process trains the same run
 
@@ -114,9 +114,9 @@ def _split_rows(index, seed: int = 0, val_fraction: float = 0.1) -> tuple[np.nda
 def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, progress: bool = True,
               callbacks: list[Callable[[str, dict], None]] | None = None, on_prepared=None) -> Run:
     """Prepare, train, encode; returns the complete run. Safe to call again after a kill."""
-    from .data import prepare
-    from .latents import encode_to_npy
-    from .train import Trainer, barrier, init_distributed
+    from core.data.prepare import prepare
+    from core.model.encode import encode_to_npy
+    from core.model.train import Trainer, barrier, init_distributed
 
     dist = init_distributed(cfg.train.device)  # a world of one unless launched by torchrun
     root = cache_root(cache_dir)

@@ -27,9 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic, decode, sources
-from .config import DataConfig
-from .locks import exclusive
+from core.store import atomic
+
+from core.data import image_files as decode
+
+from core.data import sources
+from core.config import DataConfig
+from core.store.locks import exclusive
 
 PREP_VERSION = 1      # bump when decoding/cropping changes: old caches then miss
 FIRST_COLUMNS = ["image_id", "path", "partition"]

@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from . import atomic
-from .locks import BusyError, exclusive
-from .runs import open_run
+from core.store import atomic
+from core.store.locks import BusyError, exclusive
+from core.store.runs import open_run
 
 # UMAP of every run: fit on at most 50k points (minutes on 2 cores), the rest placed by kNN.
 UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
@@ -25,9 +25,9 @@ DeriveBusyError = BusyError  # raised when another process derives the same run
 
 def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict:
     """Statistics, UMAP and mixture of one run (idempotent: cached files are reused)."""
-    from .gmm import cached_gmm
-    from .projection import cached_embedding
-    from .stats import cached_latent_stats
+    from core.sampling.mixture import cached_gmm
+    from core.maps.embedding import cached_embedding
+    from core.analysis.latent_stats import cached_latent_stats
 
     params = dict(UMAP_PARAMS if umap_params is None else umap_params)
     run = open_run(run_id, cache_dir)

@@ -5,13 +5,13 @@ the cloud itself defines) and its distance to the nearest real z-point (does it 
 data is, or in the empty space between). Both are compared with the same figures for real
 held-out z-points, whose nearest neighbour is searched among the training z-points only.
 Neighbour search accepts any prebuilt index with `.query(q, k) -> (dist, idx)` (e.g.
-core.neighbors.KNNIndex); without one, a KNNIndex is built over the real z-points.
+core.analysis.neighbors.KNNIndex); without one, a KNNIndex is built over the real z-points.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .neighbors import KNNIndex
+from core.analysis.neighbors import KNNIndex
 
 
 def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,

@@ -1,4 +1,4 @@
-"""The chunked passes over z [N, d] behind `core.stats.latent_stats`.
+"""The chunked passes over z [N, d] behind `core.analysis.latent_stats.latent_stats`.
 
 Memory stays O(chunk * d + d^2) besides the three float32 [N] outputs. Element-wise work
 runs in float32 on centred chunks (cheap, and precise enough: every per-chunk sum is

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import atomic
-from .config import ModelConfig, TrainConfig
-from .model import ConvAutoencoder, pick_device, save_model, to_tensor
+from core.store import atomic
+from core.config import ModelConfig, TrainConfig
+from core.model.autoencoder import ConvAutoencoder, pick_device, save_model, to_tensor
 
 Callback = Callable[[str, dict], None]
 

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from . import atomic
-from .config import ModelConfig
+from core.store import atomic
+from core.config import ModelConfig
 
 
 def _down(cin: int, cout: int, bn: bool) -> nn.Sequential:

@@ -29,8 +29,8 @@ from typing import Callable
 
 import numpy as np
 
-from core.atomic import load_npy, read_json, save_npy, write_json
-from core.neighbors import KNNIndex
+from core.store.atomic import load_npy, read_json, save_npy, write_json
+from core.analysis.neighbors import KNNIndex
 
 Progress = Callable[[float, str], None]
 

@@ -11,8 +11,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import atomic
-from .model import ConvAutoencoder, to_tensor
+from core.store import atomic
+from core.model.autoencoder import ConvAutoencoder, to_tensor
 
 
 @torch.no_grad()
@@ -48,7 +48,7 @@ def encode_to_npy(model: ConvAutoencoder, images: np.ndarray, out_path: str | Pa
 @torch.no_grad()
 def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> np.ndarray:
     """uint8 [n, S, S, 3] -> reconstructed uint8 [n, S, S, 3]."""
-    from .model import to_uint8
+    from core.model.autoencoder import to_uint8
 
     device = next(model.parameters()).device
     model.eval()

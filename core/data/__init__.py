@@ -1,0 +1,1 @@
+"""Image sources (CelebA, folder, synthetic), image-file decoding, the preprocessing cache."""

@@ -1,0 +1,1 @@
+"""Whole jobs that leave artifacts in a run: training a run, deriving its statistics and map."""

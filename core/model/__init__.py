@@ -1,0 +1,1 @@
+"""The autoencoder, its training, encoding a dataset to z-points, face grids."""

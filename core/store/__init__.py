@@ -1,0 +1,1 @@
+"""Run store: atomic writes, locks, run folders (the one place that knows their file names)."""
