@@ -9,9 +9,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-
-class BusyError(RuntimeError):
-    """Another process holds the lock."""
+from core.errors import BusyError  # noqa: F401  (re-exported: the error of a held lock)
 
 
 @contextlib.contextmanager
