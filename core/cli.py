@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     t = sub.add_parser("train", help="prepare data, train an autoencoder, encode every image")
+    t.add_argument("--config", metavar="FILE", help="the run configuration as JSON (a RunConfig, or a run's "
+                   "config.json to resume it) instead of the options below")
     t.add_argument("--dataset", choices=["synthetic", "celeba", "folder"], default="synthetic")
     t.add_argument("--data-dir", help="CelebA root or image folder")
     t.add_argument("--image-size", type=int, default=64)
@@ -89,19 +91,30 @@ def cmd_recon(a) -> int:
     return 0
 
 
-def train_config(argv: list[str]):
-    """The RunConfig that ``python -m core train ARGV...`` trains (a UI asks for its run id)."""
-    return config_from_args(build_parser().parse_args(["train", *argv]))
+CONFIG_OPTIONS = ("dataset", "data_dir", "image_size", "z_dim", "widths", "no_batch_norm", "epochs", "batch_size",
+                  "lr", "loss", "limit", "synthetic_n", "device", "seed")
 
 
-def config_from_args(a):
-    from core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+def config_from_args(a: argparse.Namespace):
+    """The RunConfig of a parsed ``train`` command: its --config file, else its options."""
+    from core.config import load_config, make_config
+    from core.errors import BadInputError
 
-    return RunConfig(
-        DataConfig(a.dataset, a.data_dir, a.image_size, a.limit, a.synthetic_n, a.seed),
-        ModelConfig(a.image_size, 3, a.z_dim, tuple(int(w) for w in a.widths.split(",")), not a.no_batch_norm),
-        TrainConfig(a.epochs, a.batch_size, a.lr, 0.0, a.loss, a.seed, 0, a.device),
-    )
+    if a.config:
+        defaults = build_parser().parse_args(["train"])
+        given = [f"--{k.replace('_', '-')}" for k in CONFIG_OPTIONS if getattr(a, k) != getattr(defaults, k)]
+        if given:
+            raise BadInputError(f"--config gives the whole configuration; drop {', '.join(given)} "
+                                "(or edit the JSON file)")
+        return load_config(a.config)
+    try:
+        widths = tuple(int(w) for w in a.widths.split(","))
+    except ValueError:
+        raise BadInputError(f"--widths must be comma-separated integers, got {a.widths!r}") from None
+    return make_config(dataset=a.dataset, data_dir=a.data_dir, image_size=a.image_size, z_dim=a.z_dim,
+                       widths=widths, batch_norm=not a.no_batch_norm, epochs=a.epochs, batch_size=a.batch_size,
+                       lr=a.lr, loss=a.loss, limit=a.limit, synthetic_n=a.synthetic_n, seed=a.seed,
+                       device=a.device)
 
 
 def cmd_derive(a) -> int:
@@ -134,12 +147,14 @@ def cmd_runs(a) -> int:
         print(f"no runs in {runs_dir(a.cache_dir)}")
         return 0
     cols = ["run_id", "state", "dataset", "image_size", "z_dim", "epochs", "val_loss", "n_images", "created"]
+    summaries = [r.summary() for r in runs]
     rows = [[("" if v is None else f"{v:.5f}" if isinstance(v, float) else str(v))
-             for v in (r.summary()[c] for c in cols)] for r in runs]
+             for v in (s[c] for c in cols)] for s in summaries]
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
-    for row in rows:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+    for row, s in zip(rows, summaries):
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
+              + (f"  ({s['problem']})" if s["problem"] else ""))
     return 0
 
 
@@ -168,9 +183,11 @@ def cmd_sample(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.errors import AtlasError
+
     a = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive}[a.cmd](a)
-    except (ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
+    except (AtlasError, ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Type, TypeVar
+
+from core.errors import BadInputError
 
 T = TypeVar("T")
 
@@ -120,3 +123,34 @@ class RunConfig:
     @classmethod
     def from_json(cls, s: str) -> "RunConfig":
         return cls.from_dict(json.loads(s))
+
+
+def make_config(*, dataset: str = "synthetic", data_dir: str | None = None, image_size: int = 64,
+                z_dim: int = 256, widths: tuple[int, ...] = (32, 64, 128, 256), batch_norm: bool = True,
+                epochs: int = 10, batch_size: int = 64, lr: float = 1e-3, loss: str = "mse",
+                limit: int | None = None, synthetic_n: int = 10000, seed: int = 0,
+                device: str = "auto") -> RunConfig:
+    """The RunConfig of ``python -m core train`` with these options (one seed for data and
+    training), shared by the command line and the dashboard's New-run form so the same
+    options give the same configuration and so the same default run id."""
+    return RunConfig(DataConfig(dataset, data_dir, image_size, limit, synthetic_n, seed),
+                     ModelConfig(image_size, 3, z_dim, tuple(widths), batch_norm),
+                     TrainConfig(epochs, batch_size, lr, 0.0, loss, seed, 0, device))
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """A RunConfig from a JSON file: a bare RunConfig (``RunConfig.to_json``) or a run's own
+    ``config.json`` (whose ``config`` key holds it), so a run can be resumed from its folder."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise BadInputError(f"--config {path}: cannot read a JSON configuration ({e})") from None
+    if isinstance(d, dict) and isinstance(d.get("config"), dict):
+        d = d["config"]
+    if not isinstance(d, dict) or not {"data", "model", "train"} & set(d):
+        raise BadInputError(f"--config {path}: not a run configuration (expected data/model/train objects)")
+    try:
+        return RunConfig.from_dict(d)
+    except (TypeError, ValueError) as e:
+        raise BadInputError(f"--config {path}: {e}") from None

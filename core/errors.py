@@ -3,6 +3,7 @@ and say what to do. Each message names the file or argument and the repair; no t
 
     AtlasError            base: an expected failure with a message for people
       BadInputError       an argument, option, config or input file is wrong (ValueError too)
+        UnknownRunError   no run of that id in the cache (FileNotFoundError too)
       BrokenArtifactError a file of a run or cache is damaged or inconsistent (``.path`` names it)
       NotReadyError       an artifact is not there yet (run still training, derive not run)
       BusyError           another process holds the lock (a run being trained, derived, ...)
@@ -19,6 +20,10 @@ class AtlasError(Exception):
 
 class BadInputError(AtlasError, ValueError):
     """A user-given argument, option, configuration or input file is wrong."""
+
+
+class UnknownRunError(BadInputError, FileNotFoundError):
+    """No run of the given id in the cache; the message lists the known ones."""
 
 
 class BrokenArtifactError(AtlasError):

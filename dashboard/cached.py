@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.jobs.derive import UMAP_PARAMS
 from core.sampling.session import Batch, RunSampler
 from core.store.runs import open_run
-from dashboard import jobs
 
 N_CLOUD = 2000   # points per sampler when a distribution (not a face grid) is drawn
 
@@ -147,7 +147,7 @@ def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
         from core.maps.embedding import Placer, load_embedding
 
         # the background job wrote it; the server only loads it, never fits
-        emb = load_embedding(gen.z, gen.run.derived(), s.z_key, **jobs.UMAP_PARAMS)
+        emb = load_embedding(gen.z, gen.run.derived(), s.z_key, **UMAP_PARAMS)
         if emb is None:
             return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
         return MapLayout("umap", emb.coords, Placer.from_embedding(gen.z, emb, knn=gen.knn))

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.store.runs import Run, cache_root, open_run
-from dashboard import cached, jobs
+from core.errors import AtlasError
+from core.jobs import launch
+from core.store.paths import RunPaths, cache_root
+from core.store.runs import Run, open_run
+from dashboard import cached
 
 DEFAULT_SPEC = {"sampler": "box", "params": {"fact": 1.0}, "seed": 0, "n": 21}
 
@@ -22,13 +25,18 @@ def run_id() -> str | None:
     return st.session_state.get("run_id")
 
 
+def select_run(rid: str) -> None:
+    """Make ``rid`` the picked run on the next rerun (the picker's key cannot be set once drawn)."""
+    st.session_state["_select_run"] = rid
+
+
 def current_run() -> Run | None:
     rid = run_id()
     if not rid:
         return None
     try:
         return open_run(rid)
-    except FileNotFoundError:
+    except AtlasError:
         return None
 
 
@@ -51,7 +59,7 @@ def current_batch(rid: str):
 
 def current_placement(rid: str):
     s = batch_spec()
-    return cached.placed(rid, root(), jobs.umap_ready(open_run(rid).path), s["sampler"],
+    return cached.placed(rid, root(), launch.umap_ready(RunPaths.of(rid)), s["sampler"],
                          cached.params_key(s["params"]), s["seed"], s["n"])
 
 

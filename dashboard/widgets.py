@@ -9,8 +9,10 @@ import numpy as np
 import streamlit as st
 
 from core.model.grid import tile
+from core.jobs import launch
+from core.store.paths import RunPaths
 from core.store.runs import Run
-from dashboard import jobs, state
+from dashboard import state
 
 FACE_PX = 112          # faces are shown at least this many pixels wide
 
@@ -69,22 +71,28 @@ def progress_body(run_path, st_: dict) -> None:
 
 
 @st.fragment(run_every=2.0)
-def training_panel(run_path) -> None:
+def training_panel(paths: RunPaths) -> None:
     """Live progress of a run not yet complete; reruns the whole app once it is done."""
-    st_ = jobs.read_status(run_path)
-    active = jobs.training_active(run_path)
+    st_ = launch.run_status(paths)
+    active = launch.training_active(paths)
     if st_.get("state") == "done":
         st.success("training finished: loading the run")
         st.rerun()
-    st.subheader(f"Run `{run_path.name}` is not ready yet")
+    st.subheader(f"Run `{paths.run_id}` is not ready yet")
     if active or st_.get("state") == "starting":
-        progress_body(run_path, st_)
+        progress_body(paths, st_)
     elif st_.get("state") == "failed":
         st.error(f"training failed: {st_.get('message')}")
+    elif st_.get("state") == "broken":
+        st.error(f"this run is broken: {st_.get('message')}. Delete its folder ({paths.folder.name}) "
+                 "and train it again.")
+    elif st_.get("state") == "interrupted":
+        st.warning(f"training of this run was interrupted (last checkpoint: epoch "
+                   f"{int(st_.get('checkpoint_epoch') or 0)}). Resume it from the sidebar.")
     else:
         st.warning(f"training of this run is not running (last state: {st_.get('state')}). "
                    "Start it again from the sidebar (it resumes from the last finished epoch).")
-    tail = jobs.log_tail(run_path / "train.log")
+    tail = launch.log_tail(paths.train_log)
     if tail:
         with st.expander("training log (last lines)"):
             st.code(tail, language=None)
@@ -99,9 +107,7 @@ def complete_run() -> Run | None:
     run = state.current_run()
     if run is not None and run.complete:
         return run
-    from core.store.runs import runs_dir
-
-    training_panel(runs_dir() / rid)
+    training_panel(RunPaths.of(rid))
     return None
 
 

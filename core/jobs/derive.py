@@ -12,8 +12,11 @@ import time
 
 import numpy as np
 
+from core.errors import BusyError
 from core.store import atomic
-from core.store.locks import BusyError, exclusive
+from core.store.locks import exclusive
+from core.store.locks import is_locked
+from core.store.paths import RunPaths
 from core.store.runs import open_run
 
 # UMAP of every run: fit on at most 50k points (minutes on 2 cores), the rest placed by kNN.
@@ -21,6 +24,19 @@ UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
 
 
 DeriveBusyError = BusyError  # raised when another process derives the same run
+
+
+def derive_status(paths: RunPaths) -> dict:
+    """The derive job's status; ``interrupted`` when it says running but holds no lock (killed)."""
+    try:
+        st = atomic.read_json(paths.derive_status)
+    except (OSError, ValueError):
+        st = None
+    if not isinstance(st, dict):
+        return {"state": "missing"}
+    if st.get("state") == "running" and not is_locked(paths.derive_lock):
+        st = {**st, "state": "interrupted"}   # the job died without writing a final state
+    return st
 
 
 def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict:
@@ -32,7 +48,7 @@ def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict
     params = dict(UMAP_PARAMS if umap_params is None else umap_params)
     run = open_run(run_id, cache_dir)
     folder = run.derived()
-    status_path = folder / "derive_status.json"
+    status_path = run.paths.derive_status
 
     def report(state: str, message: str, fraction: float, **kw) -> dict:
         st = {"state": state, "message": message, "fraction": fraction,
@@ -40,7 +56,7 @@ def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict
         atomic.write_json(status_path, st)
         return st
 
-    with exclusive(folder / ".derive.lock", busy=f"run {run_id} is being derived by another process"):
+    with exclusive(run.paths.derive_lock, busy=f"run {run_id} is being derived by another process"):
         try:
             z = run.z(mmap=True)
             report("running", f"statistics of {len(z):,} z-points", 0.02)
@@ -54,7 +70,7 @@ def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict
             note = "statistics, UMAP and mixture ready"
             try:
                 cached_gmm(np.asarray(z), folder, key=stats.z_key)
-            except Exception as e:  # optional: the sampler can still fit it on demand
+            except (ValueError, ArithmeticError) as e:  # optional: the sampler can fit it on demand
                 note = f"statistics and UMAP ready (mixture failed: {type(e).__name__}: {e})"
                 print(f"warning: {note}", file=sys.stderr)
             return report("done", note, 1.0, z_key=stats.z_key, umap_params=params, embedding=emb.params)

@@ -17,11 +17,13 @@ from typing import Callable
 
 import numpy as np
 
-from core.store import atomic
 from core.config import RunConfig
-from core.store.locks import BusyError, exclusive
-from core.store.locks import is_locked as is_file_locked
-from core.store.runs import DONE, Run, cache_root, runs_dir
+from core.errors import BadInputError, BusyError
+from core.store import atomic
+from core.store.locks import exclusive
+from core.store.locks import is_locked as _is_file_locked
+from core.store.paths import RunPaths, cache_root, runs_dir
+from core.store.runs import DONE, Run
 
 RunBusyError = BusyError  # raised when another process trains the same run
 
@@ -33,12 +35,14 @@ def default_run_id(cfg: RunConfig) -> str:
 
 
 def run_lock(run_path: Path):
-    return exclusive(Path(run_path) / ".lock", busy=f"run {Path(run_path).name} is being trained by another process")
+    """The run's training lock (one training a run; released by the kernel when the holder dies)."""
+    paths = RunPaths(Path(run_path))
+    return exclusive(paths.lock, busy=f"run {paths.run_id} is being trained by another process")
 
 
 def is_locked(run_path: Path) -> bool:
     """True while some process holds the run's training lock."""
-    return is_file_locked(Path(run_path) / ".lock")
+    return _is_file_locked(RunPaths(Path(run_path)).lock)
 
 
 class StatusWriter:
@@ -59,6 +63,9 @@ class StatusWriter:
         if event == "batch" and time.monotonic() - self.last < self.every_s:
             return
         info = {k: v for k, v in info.items() if k != "history"}
+        if event in ("epoch", "resume"):
+            # the trainer checkpoints before it reports an epoch: a kill from here on resumes after it
+            info["checkpoint_epoch"] = info["epoch"]
         self.set(event=event, **info)
 
 
@@ -121,19 +128,20 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
     dist = init_distributed(cfg.train.device)  # a world of one unless launched by torchrun
     root = cache_root(cache_dir)
     run_id = run_id or default_run_id(cfg)
-    path = runs_dir(root) / run_id
-    cfg_file = path / "config.json"
-    if cfg_file.exists():
-        old = atomic.read_json(cfg_file).get("config")
+    paths = RunPaths(runs_dir(root) / run_id)
+    path = paths.folder
+    if paths.config.exists():
+        old = atomic.read_json(paths.config).get("config")
         if old != json.loads(cfg.to_json()):
-            raise ValueError(f"run {run_id!r} already exists with a different configuration; "
-                             f"pick another --run-id or delete {path}")
+            raise BadInputError(f"run {run_id!r} already exists with a different configuration; "
+                                f"pick another --run-id or delete {path}")
+    new_run = not path.exists()
     run = Run(path)
     # only rank 0 owns the run folder: it takes the lock and writes every file
     with (run_lock(path) if dist.main else nullcontext()):
         if dist.main and run.complete:
             return run
-        status = StatusWriter(path / "status.json", enabled=dist.main)
+        status = StatusWriter(paths.status, enabled=dist.main)
         status.set(state="preparing", message="preparing images")
         try:
             if not dist.main:
@@ -143,24 +151,25 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
                 barrier()
             if not dist.main:
                 progress = False
-                return _train_only(cfg, data, path, Trainer)
+                return _train_only(cfg, data, paths, Trainer)
             if on_prepared:
                 on_prepared(data)
-            atomic.write_json(cfg_file, {"config": json.loads(cfg.to_json()), "fingerprint": data.fingerprint,
-                                         "data_path": str(data.path), "manifest": _manifest_summary(data.manifest),
-                                         "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            atomic.write_json(paths.config, {"config": json.loads(cfg.to_json()), "fingerprint": data.fingerprint,
+                                             "data_path": str(data.path),
+                                             "manifest": _manifest_summary(data.manifest),
+                                             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
             status.set(state="training", message="training")
             cbs = [status, _notices] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
             trainer = Trainer(cfg.model, cfg.train, data.images, train_rows, val_rows,
-                              ckpt_path=path / "checkpoint.pt", callbacks=cbs)
+                              ckpt_path=paths.checkpoint, callbacks=cbs)
             history = trainer.fit()
-            trainer.save_weights(path / "weights.safetensors")
-            atomic.write_json(path / "history.json", history)
+            trainer.save_weights(paths.weights)
+            atomic.write_json(paths.history, history)
             status.set(state="encoding", message=f"encoding {len(data.images)} images")
             bar = _encode_bar(progress, len(data.images))
             model = trainer.model.eval()
-            errs = encode_to_npy(model, data.images, path / "z.npy",
+            errs = encode_to_npy(model, data.images, paths.z,
                                  progress=lambda i, n: (bar and bar.update(i - bar.n),
                                                         status("batch", {"encoded": i, "total": n})))
             if bar:
@@ -168,20 +177,36 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
             index = data.index.copy()
             index.insert(0, "row", np.arange(len(index)))
             index["recon_mse"] = errs
-            with atomic.atomic_path(path / "index.parquet") as tmp:
+            with atomic.atomic_path(paths.index) as tmp:
                 index.to_parquet(tmp, index=False)
             status.set(state=DONE, message="complete", event="done")
+        except ValueError as e:
+            if dist.main and new_run and not paths.config.exists():
+                _forget(paths)  # a refused configuration (bad data folder, no images): no run to list
+            else:
+                status.set(state="failed", message=f"{type(e).__name__}: {e}")
+            raise
         except BaseException as e:
             status.set(state="failed", message=f"{type(e).__name__}: {e}")
             raise
     return Run(path)  # fresh: its cached meta reflects the config.json written above
 
 
-def _train_only(cfg: RunConfig, data, path: Path, trainer_cls) -> Run:
+def _forget(paths: RunPaths) -> None:
+    """Remove what this call wrote into a run folder it created (status, lock), then the folder."""
+    for p in (paths.status, paths.lock):
+        p.unlink(missing_ok=True)
+    try:
+        paths.folder.rmdir()
+    except OSError:  # someone else's files are in it: leave them
+        pass
+
+
+def _train_only(cfg: RunConfig, data, paths: RunPaths, trainer_cls) -> Run:
     """What a DDP rank other than 0 does: its share of the training, nothing written."""
     train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
-    trainer_cls(cfg.model, cfg.train, data.images, train_rows, val_rows, ckpt_path=path / "checkpoint.pt").fit()
-    return Run(path)
+    trainer_cls(cfg.model, cfg.train, data.images, train_rows, val_rows, ckpt_path=paths.checkpoint).fit()
+    return Run(paths.folder)
 
 
 def _encode_bar(progress: bool, n: int):

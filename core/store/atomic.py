@@ -27,10 +27,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+            # mkstemp makes 0600 files (and writers may recreate them): artifacts of a shared
+            # cache follow the umask like any other file
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_UMASK: int | None = None
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race with other threads)."""
+    global _UMASK
+    if _UMASK is None:
+        try:
+            line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("Umask:"))
+            _UMASK = int(line.split()[1], 8)
+        except (OSError, StopIteration, ValueError):
+            _UMASK = 0o022
+    return _UMASK
 
 
 def write_bytes(path, data: bytes) -> None:

@@ -1,6 +1,4 @@
-"""Run store: ``<cache>/runs/<run_id>/`` folders that describe themselves.
-
-Layout of a run folder::
+"""Run store: ``<cache>/runs/<run_id>/`` folders that describe themselves (file names: paths.py).
 
     config.json          RunConfig, dataset fingerprint and key, created time
     status.json          state (preparing|training|encoding|done|failed), progress, message
@@ -10,6 +8,11 @@ Layout of a run folder::
     z.npy                float32 [N, z_dim] z-points, one per image of the dataset
     index.parquet        one row per z-point: row, image_id, path, partition, attributes, recon_mse
     derived/             stats, UMAP, mixtures: keyed by the z-points they came from
+
+This module owns reading a run: its status (one reader, which also tells an interrupted run
+from a live one), its description (one summary for the CLI and the dashboard) and the listing,
+in which one broken folder is listed as broken instead of breaking the others. Every loader
+raises a typed error (core.errors) naming the file and the repair.
 """
 from __future__ import annotations
 
@@ -17,25 +20,39 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.store import atomic
 from core.config import RunConfig
+from core.errors import AtlasError, BrokenArtifactError, NotReadyError, UnknownRunError
+from core.store import atomic
+from core.store.locks import is_locked
+from core.store.paths import REPO_ROOT, RunPaths, cache_root, logs_dir, runs_dir  # noqa: F401  (re-exported)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DONE = "done"
+ACTIVE = ("preparing", "training", "encoding")   # states only a live (lock-holding) process writes
+RETRAIN = "delete the run folder and train it again"
 
 
-def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """Explicit argument, else ``AE_CACHE_DIR``, else ``cache/`` at the repository root."""
-    root = cache_dir or os.environ.get("AE_CACHE_DIR") or REPO_ROOT / "cache"
-    return Path(root).expanduser().resolve()
-
-
-def runs_dir(cache_dir=None) -> Path:
-    return cache_root(cache_dir) / "runs"
+def read_status(paths: RunPaths) -> dict[str, Any]:
+    """The run's status: status.json, with two states it cannot say itself: ``interrupted``
+    (it says preparing/training/encoding but no process holds the run's lock: the training
+    was killed; ``checkpoint_epoch`` says where a resume starts) and ``broken`` (unreadable)."""
+    try:
+        st = atomic.read_json(paths.status)
+    except FileNotFoundError:
+        return {"state": "unknown", "message": "no status yet"}
+    except (OSError, ValueError) as e:
+        return {"state": "broken", "message": f"{paths.status.name} is unreadable ({type(e).__name__})"}
+    if not isinstance(st, dict):
+        return {"state": "broken", "message": f"{paths.status.name} is not a JSON object"}
+    if st.get("state") in ACTIVE and not is_locked(paths.lock):
+        st = {**st, "state": "interrupted", "was": st.get("state"),
+              "message": f"interrupted while {st.get('state')}; resume it to continue from epoch "
+                         f"{int(st.get('checkpoint_epoch') or 0)}"}
+    return st
 
 
 @dataclass
@@ -43,94 +60,157 @@ class Run:
     path: Path
 
     @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.path)
+
+    @property
     def run_id(self) -> str:
         return self.path.name
 
     # -- metadata ----------------------------------------------------------------------
     @cached_property
-    def meta(self) -> dict:
-        return atomic.read_json(self.path / "config.json")
-
-    @property
-    def config(self) -> RunConfig:
-        return RunConfig.from_dict(self.meta["config"])
-
-    def status(self) -> dict:
+    def meta(self) -> dict[str, Any]:
+        p = self.paths.config
         try:
-            return atomic.read_json(self.path / "status.json")
-        except (OSError, ValueError):
-            return {"state": "unknown"}
+            meta = atomic.read_json(p)
+        except FileNotFoundError:
+            raise NotReadyError(f"run {self.run_id} has no {p.name} yet: it is still being prepared") from None
+        except (OSError, ValueError) as e:
+            raise BrokenArtifactError(p, f"unreadable JSON ({e})", RETRAIN) from None
+        if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+            raise BrokenArtifactError(p, "not a run configuration (no 'config' object)", RETRAIN)
+        return meta
+
+    @cached_property
+    def config(self) -> RunConfig:
+        try:
+            return RunConfig.from_dict(self.meta["config"])
+        except (TypeError, ValueError, AttributeError) as e:
+            raise BrokenArtifactError(self.paths.config, f"invalid configuration ({e})", RETRAIN) from None
+
+    def status(self) -> dict[str, Any]:
+        return read_status(self.paths)
 
     @property
     def complete(self) -> bool:
-        return self.status().get("state") == DONE and (self.path / "z.npy").exists()
+        return self.status().get("state") == DONE and self.paths.z.exists()
 
     def history(self) -> list[dict]:
-        p = self.path / "history.json"
-        return atomic.read_json(p) if p.exists() else []
+        p = self.paths.history
+        if not p.exists():
+            return []
+        try:
+            h = atomic.read_json(p)
+        except (OSError, ValueError) as e:
+            raise BrokenArtifactError(p, f"unreadable JSON ({type(e).__name__})", RETRAIN) from None
+        if not isinstance(h, list) or not all(isinstance(r, dict) and "val_loss" in r for r in h):
+            raise BrokenArtifactError(p, "not a list of epochs", RETRAIN)
+        return h
 
-    def manifest(self) -> dict:
-        return self.meta.get("manifest", {})
+    def manifest(self) -> dict[str, Any]:
+        m = self.meta.get("manifest", {})
+        return m if isinstance(m, dict) else {}
 
     # -- artifacts ---------------------------------------------------------------------
+    def _need(self, p: Path) -> Path:
+        if not p.exists():
+            raise NotReadyError(f"run {self.run_id} has no {p.name} yet (state: {self.status().get('state')}); "
+                                "wait for its training to finish or resume it")
+        return p
+
     def z(self, mmap: bool = True) -> np.ndarray:
-        z = atomic.load_npy(self.path / "z.npy", mmap=mmap)
+        p = self._need(self.paths.z)
+        try:
+            z = atomic.load_npy(p, mmap=mmap)
+        except (OSError, ValueError) as e:
+            raise BrokenArtifactError(p, f"not a readable .npy ({e})", RETRAIN) from None
         if z.ndim != 2 or z.dtype != np.float32:
-            raise ValueError(f"{self.path / 'z.npy'} is not a float32 [N, d] array")
+            raise BrokenArtifactError(p, f"not a float32 [N, d] array ({z.dtype} {z.shape})", RETRAIN)
         return z
 
     def index(self) -> pd.DataFrame:
-        return pd.read_parquet(self.path / "index.parquet")
+        p = self._need(self.paths.index)
+        try:
+            return pd.read_parquet(p)
+        except (OSError, ValueError) as e:
+            raise BrokenArtifactError(p, f"not a readable parquet table ({type(e).__name__})", RETRAIN) from None
 
-    def load_model(self, device="cpu"):
+    def load_model(self, device: str = "cpu") -> Any:
         from core.model.autoencoder import load_model  # torch is heavy: import only when a model is needed
 
-        return load_model(self.path / "weights.safetensors", self.config.model, device=device)
+        p = self._need(self.paths.weights)
+        try:
+            return load_model(p, self.config.model, device=device)
+        except AtlasError:
+            raise
+        except (OSError, ValueError, RuntimeError, KeyError) as e:
+            raise BrokenArtifactError(p, f"unreadable weights ({type(e).__name__}: {e})", RETRAIN) from None
 
     def images(self) -> np.ndarray:
         """The preprocessed uint8 images [N, S, S, 3] the z-points were encoded from."""
-        p = Path(self.meta["data_path"]) / "images.npy"
+        p = Path(self.meta.get("data_path", "")) / "images.npy"
+        repair = "re-run `python -m core train` with the same options to rebuild them"
         if not p.exists():
-            raise FileNotFoundError(f"preprocessed images of run {self.run_id} are gone ({p}); "
-                                    f"re-run `python -m core train` with the same options to rebuild them")
-        return atomic.load_npy(p, mmap=True)
+            raise BrokenArtifactError(p, f"the preprocessed images of run {self.run_id} are gone", repair)
+        try:
+            return atomic.load_npy(p, mmap=True)
+        except (OSError, ValueError) as e:
+            raise BrokenArtifactError(p, f"not a readable image array ({e})", repair) from None
 
     def derived(self, name: str = "") -> Path:
-        d = self.path / "derived"
+        d = self.paths.derived
         d.mkdir(exist_ok=True)
         return d / name if name else d
 
-    def summary(self) -> dict:
-        st, cfg = self.status(), self.meta.get("config", {})
-        hist = self.history()
-        return {"run_id": self.run_id, "state": st.get("state"), "dataset": cfg.get("data", {}).get("dataset"),
-                "image_size": cfg.get("model", {}).get("image_size"), "z_dim": cfg.get("model", {}).get("z_dim"),
-                "epochs": len(hist), "val_loss": hist[-1]["val_loss"] if hist else None,
-                "n_images": self.manifest().get("n_ok"), "created": self.meta.get("created")}
+    def summary(self) -> dict[str, Any]:
+        """One description of the run for every listing (CLI table, dashboard sidebar). Never
+        raises: what cannot be read is named in ``problem`` and the state is ``broken``."""
+        st = self.status()
+        out: dict[str, Any] = {"run_id": self.run_id, "state": st.get("state"), "dataset": None,
+                               "image_size": None, "z_dim": None, "epochs": None, "val_loss": None,
+                               "n_images": None, "created": None, "problem": None}
+        if st.get("state") == "broken":
+            out["problem"] = st.get("message")
+        try:
+            cfg = self.config
+            out.update(dataset=cfg.data.dataset, image_size=cfg.model.image_size, z_dim=cfg.model.z_dim,
+                       n_images=self.manifest().get("n_ok"), created=self.meta.get("created"))
+            hist = self.history()
+            out["epochs"] = len(hist) if hist else int(st.get("checkpoint_epoch") or 0)
+            out["val_loss"] = hist[-1]["val_loss"] if hist else None
+        except NotReadyError:
+            out["epochs"] = int(st.get("checkpoint_epoch") or 0)
+        except BrokenArtifactError as e:
+            out["state"], out["problem"] = "broken", f"{e.path.name}: {e.why}"
+        return out
 
 
-def open_run(run_id: str, cache_dir=None) -> Run:
+def summary_line(s: dict[str, Any]) -> str:
+    """A run's summary in one line of markdown (the dashboard's caption under the picker)."""
+    what = [f"**{s['state']}**"]
+    if s.get("dataset"):
+        what += [s["dataset"], f"{s['image_size']} px", f"z_dim {s['z_dim']}"]
+        if s.get("n_images"):
+            what.append(f"{s['n_images']:,} images")
+    if s["state"] == "interrupted":
+        what.append(f"last checkpoint: epoch {s.get('epochs') or 0}")
+    if s.get("problem"):
+        what.append(s["problem"])
+    return " · ".join(what)
+
+
+def open_run(run_id: str, cache_dir: str | os.PathLike | None = None) -> Run:
     p = runs_dir(cache_dir) / run_id
-    if not (p / "config.json").exists():
+    if not RunPaths(p).exists():
         known = ", ".join(r.run_id for r in list_runs(cache_dir)) or "none"
-        raise FileNotFoundError(f"no run {run_id!r} in {p.parent} (known runs: {known})")
+        raise UnknownRunError(f"no run {run_id!r} in {p.parent} (known runs: {known})")
     return Run(p)
 
 
-def list_runs(cache_dir=None, complete_only: bool = False) -> list[Run]:
+def list_runs(cache_dir: str | os.PathLike | None = None, complete_only: bool = False) -> list[Run]:
+    """Every run folder (complete, in progress, interrupted or broken), sorted by id."""
     d = runs_dir(cache_dir)
     if not d.is_dir():
         return []
-    runs = []
-    for p in sorted(d.iterdir()):
-        if not (p / "config.json").exists():
-            continue
-        try:
-            r = Run(p)
-            r.meta  # unreadable config -> not a run
-        except (OSError, ValueError):
-            continue
-        if complete_only and not r.complete:
-            continue
-        runs.append(r)
-    return runs
+    runs = [Run(p) for p in sorted(d.iterdir()) if RunPaths(p).exists()]
+    return [r for r in runs if r.complete] if complete_only else runs

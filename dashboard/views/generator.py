@@ -17,7 +17,9 @@ import pandas as pd
 import streamlit as st
 
 from core.model.grid import to_png
-from dashboard import cached, jobs, state, widgets
+from core.jobs import launch
+from core.store.paths import RunPaths
+from dashboard import cached, state, widgets
 from dashboard.charts_maps import thumbnail_jpeg
 from dashboard.sampler_ui import sampler_controls
 
@@ -85,7 +87,7 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
     _downloads(b, rid)
     left, right = st.columns(2)
     with left:
-        ready = jobs.umap_ready(run_path)
+        ready = launch.umap_ready(RunPaths(run_path))
         bg, extent = cached.density_rgb(rid, root, ready)
         what = "UMAP" if ready else "PCA plane (first two main axes; UMAP still being fitted)"
         st.image(thumbnail_jpeg(bg, extent, state.current_placement(rid)), width=bg.shape[1], output_format="JPEG",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cached, jobs, state, widgets
+from core.jobs import launch
+from core.store.paths import RunPaths
+from dashboard import cached, state, widgets
 from dashboard.charts_maps import color_marker, umap_figure
 
 FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
@@ -22,8 +24,9 @@ K_NEIGHBOURS = 7
 @st.fragment(run_every=5.0)
 def _wait_for_umap(run_path) -> None:
     """Swap the PCA preview for the UMAP as soon as the background job has written it."""
-    ds = jobs.derive_status(run_path)
-    if jobs.umap_ready(run_path):
+    paths = RunPaths(run_path)
+    ds = launch.derive_state(paths)
+    if launch.umap_ready(paths):
         st.rerun()
     msg = {"running": f"being fitted in the background: {ds.get('message', '')} "
                       f"({100 * ds.get('fraction', 0):.0f}%)",
@@ -32,7 +35,7 @@ def _wait_for_umap(run_path) -> None:
             "Meanwhile the map shows the plane of the first two PCA main axes; this page switches "
             "to UMAP by itself when it is ready.")
     if ds.get("state") in ("missing", "interrupted", "failed") and st.button("Fit the UMAP now", key="umap_fit"):
-        jobs.start_derive(run_path.name)
+        launch.start_derive(paths.run_id)
 
 
 def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None) -> None:
@@ -128,7 +131,7 @@ def render() -> None:
     if run is None:
         return
     rid, root = run.run_id, state.root()
-    ready = jobs.umap_ready(run.path)
+    ready = launch.umap_ready(run.paths)
     if not ready:
         _wait_for_umap(run.path)
     idx = cached.index(rid, root)

@@ -1,0 +1,125 @@
+"""The one place that knows the file names of the cache: a run folder's files, the derived/
+folder's job files and the background-job logs. Everything else asks a ``RunPaths``.
+
+    <cache>/runs/<run_id>/     config.json, status.json, history.json, checkpoint.pt,
+                               weights.safetensors, z.npy, index.parquet, .lock, derived/
+    <cache>/logs/              <run_id>.train.log, .train.json (launch record), .config.json
+                               (the configuration handed to a launched training)
+
+Launch logs live outside the run folder so that a training refused before it wrote anything
+leaves no run folder behind, yet its log still says why.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Explicit argument, else ``AE_CACHE_DIR``, else ``cache/`` at the repository root."""
+    root = cache_dir or os.environ.get("AE_CACHE_DIR") or REPO_ROOT / "cache"
+    return Path(root).expanduser().resolve()
+
+
+def runs_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    return cache_root(cache_dir) / "runs"
+
+
+def logs_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    return cache_root(cache_dir) / "logs"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file of one run. ``folder`` is ``<cache>/runs/<run_id>``."""
+
+    folder: Path
+
+    @classmethod
+    def of(cls, run_id: str, cache_dir: str | os.PathLike | None = None) -> "RunPaths":
+        return cls(runs_dir(cache_dir) / run_id)
+
+    @property
+    def run_id(self) -> str:
+        return self.folder.name
+
+    @property
+    def cache(self) -> Path:
+        return self.folder.parent.parent
+
+    # -- the run folder -----------------------------------------------------------------
+    @property
+    def config(self) -> Path:
+        return self.folder / "config.json"
+
+    @property
+    def status(self) -> Path:
+        return self.folder / "status.json"
+
+    @property
+    def history(self) -> Path:
+        return self.folder / "history.json"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def weights(self) -> Path:
+        return self.folder / "weights.safetensors"
+
+    @property
+    def z(self) -> Path:
+        return self.folder / "z.npy"
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.parquet"
+
+    @property
+    def lock(self) -> Path:
+        """Held (flock) by the process training the run."""
+        return self.folder / ".lock"
+
+    @property
+    def derived(self) -> Path:
+        return self.folder / "derived"
+
+    # -- the derive job (inside derived/) ------------------------------------------------
+    @property
+    def derive_status(self) -> Path:
+        return self.derived / "derive_status.json"
+
+    @property
+    def derive_lock(self) -> Path:
+        return self.derived / ".derive.lock"
+
+    @property
+    def derive_log(self) -> Path:
+        return self.derived / "derive.log"
+
+    @property
+    def derive_launch(self) -> Path:
+        return self.derived / "derive_job.json"
+
+    # -- a launched training (outside the run folder) ------------------------------------
+    @property
+    def train_log(self) -> Path:
+        return self.cache / "logs" / f"{self.run_id}.train.log"
+
+    @property
+    def train_launch(self) -> Path:
+        """Launch record: pid, command, start time of a training spawned in the background."""
+        return self.cache / "logs" / f"{self.run_id}.train.json"
+
+    @property
+    def launch_config(self) -> Path:
+        """The RunConfig JSON a background training of a new run is started from."""
+        return self.cache / "logs" / f"{self.run_id}.config.json"
+
+    def exists(self) -> bool:
+        """A folder that is (or is becoming) a run: it has a config, a status or a lock."""
+        return self.folder.is_dir() and any(p.exists() for p in (self.config, self.status, self.lock))
