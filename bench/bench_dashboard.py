@@ -46,15 +46,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def build_standin(src, n: int, root: str, noise: float, seed: int = 0):
-    """Copy `src` into <root>/runs/<id>-standin<n> with n resampled, noised z-points."""
-    z = np.asarray(src.z(), np.float32)
+def standin_z(z: np.ndarray, n: int, noise: float = 0.5, seed: int = 0, info: bool = False):
+    """n rows resampled from z, each plus Gaussian noise of norm ~ noise x the median
+    nearest-neighbour distance of z; with info also (rows, nn, sigma)."""
     rng = np.random.default_rng(seed)
     probe = rng.choice(len(z), min(500, len(z)), replace=False)
     nn = float(np.median(KNNIndex(z).query(z[probe], 2)[0][:, 1]))   # col 0 is the point itself
     sigma = noise * nn / np.sqrt(z.shape[1])                           # noise norm ~ noise x nn
     rows = np.concatenate([np.arange(min(n, len(z))), rng.integers(0, len(z), max(0, n - len(z)))])
     zn = z[rows] + rng.normal(0, sigma, (n, z.shape[1])).astype(np.float32)
+    return (zn, rows, nn, sigma) if info else zn
+
+
+def build_standin(src, n: int, root: str, noise: float, seed: int = 0):
+    """Copy `src` into <root>/runs/<id>-standin<n> with n resampled, noised z-points."""
+    z = np.asarray(src.z(), np.float32)
+    zn, rows, nn, sigma = standin_z(z, n, noise, seed, info=True)
     dst = os.path.join(root, "runs", f"{src.run_id}-standin{n}")
     os.makedirs(dst, exist_ok=True)
     for f in COPY:

@@ -1,6 +1,12 @@
 """Placing 21 new latent vectors on a UMAP of N z-points: speed and faithfulness.
 
     python bench/bench_projection.py [--n 200000] [--d 256] [--fit-n 20000] [--refine 0 30 100]
+    python bench/bench_projection.py --knn [--standin celeba30 --cache-dir DIR]
+
+``--knn`` prints only the neighbour-index table that chose core.analysis.fast_knn: build
+time, ms for 21 queries (one thread, median) and recall@16 against exact search for queries
+on the data and off it (the box sampler at several `fact`), on the mixture or on the
+dashboard bench's 200,000-point stand-in of a real run (``--standin RUN``).
 
 Budget: the whole slider round trip (sampling, placing, decoding ~10 ms) under 150 ms of
 server time on 2 cores at N=200,000. umap-learn's ``transform`` is the reference for
@@ -24,6 +30,7 @@ import sys
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -98,8 +105,83 @@ def exact_transform(reducer, x):
         reducer._small_data = small
 
 
+def knn_table(z, qsets: dict, repeats: int = 15):
+    """Candidate neighbour indexes side by side: build s, query ms, recall@16 per query set."""
+    import faiss
+    from sklearn.neighbors import NearestNeighbors
+
+    from core.analysis.fast_knn import FastKNNIndex, build_pq
+
+    exact = KNNIndex(z)
+    truth = {k: exact.query(q, 16)[1] for k, q in qsets.items()}
+    faiss.omp_set_num_threads(1)
+
+    def flat():
+        f = faiss.IndexFlatL2(z.shape[1]); f.add(z); return f
+
+    def hnsw(m):
+        def build():
+            h = faiss.IndexHNSWFlat(z.shape[1], m); h.hnsw.efConstruction = 80; h.add(z)
+            return h
+        return build
+
+    def ivf():
+        quant = faiss.IndexFlatL2(z.shape[1]); f = faiss.IndexIVFFlat(quant, z.shape[1], 1024)
+        f.train(z[np.random.default_rng(0).choice(len(z), min(len(z), 50_000), replace=False)])
+        f.add(z); return f
+
+    def tune(attr, value):
+        def set_(ix):
+            obj = ix.hnsw if attr == "efSearch" else ix
+            setattr(obj, attr, value)
+            return ix
+        return set_
+
+    hnsw16 = hnsw(16)
+    candidates = [  # (name, build, configure, search(index, q) -> idx)
+        ("exact: core KNNIndex (BLAS, float64 re-rank)", lambda: exact, None, lambda ix, q: ix.query(q, 16)[1]),
+        ("exact: sklearn NearestNeighbors brute", lambda: NearestNeighbors(algorithm="brute").fit(z), None,
+         lambda ix, q: ix.kneighbors(q, 16)[1]),
+        ("exact: FAISS IndexFlatL2", flat, None, lambda ix, q: ix.search(q, 16)[1]),
+        ("FAISS HNSW M=16 efSearch=64", hnsw16, tune("efSearch", 64), lambda ix, q: ix.search(q, 16)[1]),
+        ("FAISS HNSW M=16 efSearch=256", hnsw16, tune("efSearch", 256), lambda ix, q: ix.search(q, 16)[1]),
+        ("FAISS IVF-flat 1024 lists nprobe=64", ivf, tune("nprobe", 64), lambda ix, q: ix.search(q, 16)[1]),
+        ("PQ fast-scan + exact re-rank (FastKNNIndex)", lambda: FastKNNIndex(z, build_pq(z), exact=exact), None,
+         lambda ix, q: ix.query(q, 16)[1]),
+    ]
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; N={len(z):,} d={z.shape[1]}, "
+          f"21 queries, k=16, one thread; recall@16 vs exact\n")
+    print(f"| {'index':<46} | build s | query ms | " + " | ".join(f"{k:>9}" for k in qsets) + " |")
+    print(f"|{'-' * 48}|---------|----------|" + "|".join("-" * 11 for _ in qsets) + "|")
+    built = {}
+    for name, build, conf, search in candidates:
+        t = time.perf_counter()
+        ix = built[build] if build in built else build()
+        built[build] = ix
+        b = time.perf_counter() - t
+        if conf:
+            ix = conf(ix)
+        q0 = qsets[next(iter(qsets))]
+        with threadpool_limits(1, "blas"):
+            tq = timed(lambda: search(ix, q0), repeats)[1]
+            rec = [np.mean([len(set(a) & set(b)) / 16 for a, b in zip(search(ix, q), truth[k])])
+                   for k, q in qsets.items()]
+        print(f"| {name:<46} | {b:>7.1f} | {1e3 * tq:>8.1f} | " + " | ".join(f"{r:>9.3f}" for r in rec)
+              + " |", flush=True)
+
+
+def box_queries(z, facts, n=21, seed=1):
+    mu, hw = z.mean(axis=0), 1.1774 * z.std(axis=0)
+    rng = np.random.default_rng(seed)
+    return {f"box {f:g}": rng.uniform(mu - f * hw, mu + f * hw, (n, z.shape[1])).astype(np.float32)
+            for f in facts}
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--knn", action="store_true", help="only the neighbour-index table")
+    ap.add_argument("--standin", default=None, help="with --knn: stand-in of this run (bench_dashboard)")
+    ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--d", type=int, default=256)
     ap.add_argument("--fit-n", type=int, default=20_000)
@@ -112,6 +194,20 @@ def main():
                     help="skip sklearn's ball tree (slow to build and query in 256-d)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
+    if a.knn:
+        if a.standin:
+            from bench_dashboard import standin_z
+            from core.store.runs import open_run
+            src = np.asarray(open_run(a.standin, a.cache_dir).z(), np.float32)
+            z = standin_z(src, a.n)
+            near = src[np.random.default_rng(2).choice(len(src), a.queries)]
+        else:
+            z = mixture(a.n, a.d, a.clusters, a.seed)[0]
+            near = mixture(a.queries, a.d, a.clusters, a.seed, draw=1)[0]
+        qsets = {**box_queries(z, (1, 0.25, 2, 3), a.queries),
+                 "on data": near + np.random.default_rng(3).normal(0, 0.01, near.shape).astype(np.float32)}
+        knn_table(z, qsets)
+        return
 
     z, labels = mixture(a.n, a.d, a.clusters, a.seed)
     qm, qm_lab = mixture(a.queries, a.d, a.clusters, a.seed, draw=1)

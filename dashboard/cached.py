@@ -23,7 +23,7 @@ def params_key(params: dict) -> str:
 
 
 class SharedQueryIndex:
-    """Wraps core.analysis.neighbors.KNNIndex and remembers its last answer: the batch diagnostics
+    """Wraps the run's neighbour index (core.analysis.fast_knn.open_knn_index) and remembers its last answer: the batch diagnostics
     (k=16) and the map placement (k=15) of the same new vectors then cost one pass over the
     200,000 z-points instead of two (a pass is most of a slider move's time)."""
 
@@ -53,10 +53,11 @@ def generator(run_id: str, root: str) -> RunSampler:
     # collapse when a training or UMAP job competes for the same two cores (2 threads: 10x).
     torch.set_num_threads(1)
     run = open_run(run_id, root)
-    from core.analysis.neighbors import KNNIndex
+    from core.analysis.fast_knn import open_knn_index
 
-    # one index whose last query is shared by the diagnostics and the map placement
-    return RunSampler(run, knn=SharedQueryIndex(KNNIndex(np.asarray(run.z()))))
+    # the run's persisted neighbour index (built once, by derive or here), its last query
+    # shared by the diagnostics and the map placement
+    return RunSampler(run, knn=SharedQueryIndex(open_knn_index(run.z(mmap=True), run.derived())))
 
 
 @st.cache_resource(max_entries=4, show_spinner="computing statistics of the z-points (once per run)")

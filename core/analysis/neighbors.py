@@ -78,7 +78,7 @@ class KNNIndex:
                 dist[s:s + q_block], idx[s:s + q_block] = \
                     self._query_block(q[s:s + q_block], kk)
         if exclude_self:
-            dist, idx = _drop_self(dist, idx)
+            dist, idx = drop_self(dist, idx)
         return dist, idx
 
     def _query_block(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,20 +107,28 @@ class KNNIndex:
         if ci.shape[1] > m:
             keep = np.argpartition(cs, m - 1, axis=1)[:, :m]
             ci = np.take_along_axis(ci, keep, axis=1)    # [nq, m]
-        # Exact re-rank from differences (no cancellation), in float64.
-        flat = ci.ravel()
-        order = np.argsort(flat, kind="stable")          # sorted reads are kinder to a memmap
-        zr = np.empty((flat.size, self.d), dtype=np.float64)
-        zr[order] = self.z[flat[order]]
-        diff = zr.reshape(nq, ci.shape[1], self.d) - q[:, None, :].astype(np.float64)
-        d2 = np.einsum("ijk,ijk->ij", diff, diff)        # [nq, m]
-        # Ties broken by index so results are deterministic and match sklearn's order.
-        sel = np.lexsort((ci, d2), axis=1)[:, :k]
-        return (np.sqrt(np.take_along_axis(d2, sel, axis=1)).astype(np.float32),
-                np.take_along_axis(ci, sel, axis=1).astype(np.int64))
+        return exact_rerank(self.z, q, ci, k)
 
 
-def _drop_self(dist: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def exact_rerank(z: np.ndarray, q: np.ndarray, cand: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest of each query's candidate rows of z [nq, m], by distances computed
+    directly from differences in float64 (no cancellation); -> (dist [nq, k] float32
+    ascending, idx [nq, k] int64). Shared by the exact index and the fast one."""
+    nq, d = cand.shape[0], z.shape[1]
+    flat = cand.ravel()
+    order = np.argsort(flat, kind="stable")          # sorted reads are kinder to a memmap
+    zr = np.empty((flat.size, d), dtype=np.float64)
+    zr[order] = z[flat[order]]
+    diff = zr.reshape(nq, cand.shape[1], d) - np.asarray(q, np.float64)[:, None, :]
+    d2 = np.einsum("ijk,ijk->ij", diff, diff)        # [nq, m]
+    # Ties broken by index so results are deterministic and match sklearn's order.
+    sel = np.lexsort((cand, d2), axis=1)[:, :k]
+    return (np.sqrt(np.take_along_axis(d2, sel, axis=1)).astype(np.float32),
+            np.take_along_axis(cand, sel, axis=1).astype(np.int64))
+
+
+def drop_self(dist: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """From k+1 neighbours keep k: drop the first zero-distance hit, else the farthest."""
     n, kk = dist.shape
     zero = dist == 0.0

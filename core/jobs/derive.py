@@ -61,6 +61,9 @@ def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict
             z = run.z(mmap=True)
             report("running", f"statistics of {len(z):,} z-points", 0.02)
             stats = cached_latent_stats(np.asarray(z), folder)
+            report("running", "neighbour index for the slider", 0.06)
+            from core.analysis.fast_knn import open_knn_index
+            open_knn_index(z, folder, stats.z_key)    # persisted: the dashboard only loads it
             report("running", "UMAP embedding", 0.1)
             emb = cached_embedding(z, folder, stats.z_key,
                                    progress=lambda f, m: report("running", f"UMAP: {m}", 0.1 + 0.85 * f),

@@ -105,6 +105,17 @@ class RunSampler:
 
         return batch_diagnostics(z_new, self.stats, reference=self.heldout_reference, index=self.knn)
 
+    @cached_property
+    def _decoder_thread(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(1, thread_name_prefix="decode")
+
     def batch(self, name: str, n: int = 21, *, seed: int = 0, **params) -> Batch:
         z_new = self.vectors(name, n, seed=seed, **params)
-        return Batch(name, params, seed, z_new, self.decode(z_new), self.diagnostics(z_new))
+        # Decoding (torch) and the neighbour search behind the diagnostics (FAISS, numpy)
+        # both release the GIL: on two cores they overlap, and a slider move costs the
+        # longer of the two instead of their sum.
+        images = self._decoder_thread.submit(self.decode, z_new)
+        diagnostics = self.diagnostics(z_new)
+        return Batch(name, params, seed, z_new, images.result(), diagnostics)
