@@ -3,6 +3,40 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM
+from core.errors import AtlasError, BadInputError
+
+MAX_SAMPLE_N = 1000     # a 1,000-face PNG is already ~12 MB at 64 px
+MAX_COLS = 100
+MAX_RECON_N = 100
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    """``--param key=value`` pairs -> {key: number, bool or text}."""
+    out = {}
+    for kv in pairs:
+        key, eq, value = kv.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise BadInputError(f"--param {kv!r} must look like KEY=VALUE, e.g. --param fact=1.5")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def _check_out(out: str, option: str = "--out") -> str:
+    """An output file name, not a folder (``DIR/`` or an existing directory)."""
+    p = Path(out)
+    if out.endswith(("/", "\\")) or p.is_dir():
+        raise BadInputError(f"{option} {out!r} is a folder; give a file name, e.g. {option} {p / 'grid.png'}")
+    if p.suffix.lower() != ".png":
+        raise BadInputError(f"{option} {out!r} must end in .png (the grid is written as PNG)")
+    return out
+
+
+def _check_range(option: str, value: int, lo: int, hi: int) -> None:
+    if not lo <= value <= hi:
+        raise BadInputError(f"{option} must be between {lo} and {hi:,}, got {value:,}")
 
 
 def _parse_value(v: str):
@@ -23,18 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "config.json to resume it) instead of the options below")
     t.add_argument("--dataset", choices=["synthetic", "celeba", "folder"], default="synthetic")
     t.add_argument("--data-dir", help="CelebA root or image folder")
-    t.add_argument("--image-size", type=int, default=64)
-    t.add_argument("--z-dim", type=int, default=256)
+    t.add_argument("--image-size", type=int, default=64, help=f"pixels, a multiple of 16 up to {MAX_IMAGE_SIZE}")
+    t.add_argument("--z-dim", type=int, default=256, help=f"latent dimensions, 1 to {MAX_Z_DIM}")
     t.add_argument("--widths", default="32,64,128,256", help="channels of the strided conv layers")
     t.add_argument("--no-batch-norm", action="store_true")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=int, default=10, help=f"1 to {MAX_EPOCHS:,}")
+    t.add_argument("--batch-size", type=int, default=64, help=f"1 to {MAX_BATCH_SIZE:,}")
+    t.add_argument("--lr", type=float, default=1e-3, help=f"learning rate, finite, in (0, {MAX_LR:g}]")
     t.add_argument("--loss", choices=["mse", "bce"], default="mse")
-    t.add_argument("--limit", type=int, help="use only the first N images")
-    t.add_argument("--synthetic-n", type=int, default=10000, help="number of synthetic faces")
+    t.add_argument("--limit", type=int, help="use only the first N images (N >= 1)")
+    t.add_argument("--synthetic-n", type=int, default=10000, help=f"number of synthetic faces, 1 to {MAX_SYNTHETIC_N:,}")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    t.add_argument("--run-id")
+    t.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="also checkpoint within an epoch this often (0: after every batch), so a kill "
+                        "loses minutes, not an epoch")
+    t.add_argument("--run-id", help="a plain name: letters, digits, '-', '_', '.'; not starting with a dot")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--cache-dir")
     t.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -46,12 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_id")
     s.add_argument("--sampler", default="box")
     s.add_argument("--fact", type=float, help="width factor of box / pca_box")
-    s.add_argument("--n", type=int, default=21)
-    s.add_argument("--cols", type=int, default=7)
+    s.add_argument("--n", type=int, default=21, help=f"number of faces, 1 to {MAX_SAMPLE_N:,}")
+    s.add_argument("--cols", type=int, default=7, help=f"faces per row, 1 to {MAX_COLS}")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any other sampler parameter, e.g. --param b=2.0 --param k=10")
-    s.add_argument("--out", required=True, help="PNG file to write")
+    s.add_argument("--out", required=True, help="PNG file to write (a file name ending in .png)")
     s.add_argument("--save-z", help="also write the vectors as .npy")
     s.add_argument("--cache-dir")
     v = sub.add_parser("derive", help="statistics, UMAP and mixture of a run, cached in its derived/ folder")
@@ -61,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("recon", help="PNG of originals (top row) above their reconstructions (bottom row)")
     c.add_argument("run_id")
     c.add_argument("--partition", default="valid", help="train, valid, test or all")
-    c.add_argument("--n", type=int, default=10)
+    c.add_argument("--n", type=int, default=10, help=f"number of images, 1 to {MAX_RECON_N}")
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--out", required=True)
+    c.add_argument("--out", required=True, help="PNG file to write")
     c.add_argument("--cache-dir")
     return p
 
@@ -76,11 +113,15 @@ def cmd_recon(a) -> int:
     from core.model.encode import reconstruct
     from core.store.runs import open_run
 
+    _check_range("--n", a.n, 1, MAX_RECON_N)
+    _check_out(a.out)
+    if a.partition not in ("train", "valid", "test", "all"):
+        raise BadInputError(f"--partition must be train, valid, test or all, got {a.partition!r}")
     run = open_run(a.run_id, a.cache_dir)
     part = run.index()["partition"].to_numpy()
     rows = np.flatnonzero(part == a.partition) if a.partition != "all" else np.arange(len(part))
     if len(rows) == 0:
-        raise ValueError(f"run {a.run_id} has no {a.partition!r} images")
+        raise BadInputError(f"run {a.run_id} has no {a.partition!r} images; try --partition all")
     rows = np.sort(np.random.default_rng(a.seed).choice(rows, min(a.n, len(rows)), replace=False))
     orig = np.asarray(run.images()[rows])
     rec = reconstruct(run.load_model(), orig)
@@ -128,8 +169,10 @@ def cmd_derive(a) -> int:
 def cmd_train(a) -> int:
     from core.jobs.train_run import train_run
 
+    if not (0 <= a.checkpoint_minutes <= 24 * 60):
+        raise BadInputError(f"--checkpoint-minutes must be between 0 and 1440, got {a.checkpoint_minutes}")
     cfg = config_from_args(a)
-    run = train_run(cfg, a.cache_dir, a.run_id, progress=not a.quiet)
+    run = train_run(cfg, a.cache_dir, a.run_id, progress=not a.quiet, checkpoint_every_s=60 * a.checkpoint_minutes)
     import os
     if int(os.environ.get("RANK", "0")) == 0:
         h = run.history()
@@ -166,8 +209,10 @@ def cmd_sample(a) -> int:
     from core.model.grid import to_png
     from core.store.runs import open_run
 
-    params = dict(kv.split("=", 1) for kv in a.param)
-    params = {k: _parse_value(v) for k, v in params.items()}
+    _check_range("--n", a.n, 1, MAX_SAMPLE_N)
+    _check_range("--cols", a.cols, 1, MAX_COLS)
+    _check_out(a.out)
+    params = _parse_params(a.param)
     if a.fact is not None:
         params["fact"] = a.fact
     gen = RunSampler(open_run(a.run_id, a.cache_dir))
@@ -188,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive}[a.cmd](a)
-    except (AtlasError, ValueError, FileNotFoundError, RuntimeError, KeyError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (AtlasError, ValueError, FileNotFoundError, RuntimeError, KeyError, FloatingPointError) as e:
+        # one line a person can act on; the message names the file or option and the repair
+        print(f"error: {str(e).strip() or type(e).__name__}".replace("\n", " "), file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Type, TypeVar
@@ -16,6 +17,23 @@ from core.errors import BadInputError
 T = TypeVar("T")
 
 DATASETS = ("synthetic", "celeba", "folder")
+# Upper bounds: past these a run takes hours and gigabytes before anything useful happens
+# (4096 px images are 4,096x the memory of 64 px ones); the CLI states them in --help.
+MAX_IMAGE_SIZE = 512
+MAX_Z_DIM = 8192
+MAX_SYNTHETIC_N = 2_000_000
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 8192
+MAX_LR = 10.0
+
+
+def check_int(name: str, value, lo: int, hi: int | None = None) -> None:
+    """``lo <= value <= hi`` for an integer option, else a BadInputError naming the option."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadInputError(f"{name} must be a whole number, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi:,}" if hi is not None else f">= {lo}"
+        raise BadInputError(f"{name} must be {bound}, got {value:,}")
 
 
 def _from_dict(cls: Type[T], d: dict[str, Any]) -> T:
@@ -44,11 +62,17 @@ class DataConfig:
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+            raise BadInputError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.dataset != "synthetic" and not self.data_dir:
-            raise ValueError(f"dataset {self.dataset!r} needs a data_dir")
-        if self.image_size < 16 or self.image_size % 16:
-            raise ValueError(f"image_size must be a multiple of 16 and >= 16, got {self.image_size}")
+            raise BadInputError(f"dataset {self.dataset!r} needs a data_dir (--data-dir)")
+        check_int("image_size (--image-size)", self.image_size, 16, MAX_IMAGE_SIZE)
+        if self.image_size % 16:
+            raise BadInputError(f"image_size (--image-size) must be a multiple of 16, got {self.image_size}")
+        if self.limit is not None:
+            check_int("limit (--limit)", self.limit, 1)
+        check_int("synthetic_n (--synthetic-n)", self.synthetic_n, 1, MAX_SYNTHETIC_N)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise BadInputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
 
     to_dict = dataclasses.asdict
 
@@ -66,10 +90,14 @@ class ModelConfig:
     batch_norm: bool = True
 
     def __post_init__(self):
+        check_int("z_dim (--z-dim)", self.z_dim, 1, MAX_Z_DIM)
+        if not 1 <= len(self.widths) <= 8:
+            raise BadInputError(f"widths (--widths) needs 1 to 8 layers, got {len(self.widths)}")
+        for w in self.widths:
+            check_int("each of widths (--widths)", w, 1, 4096)
         if self.image_size % (2 ** len(self.widths)):
-            raise ValueError("image_size must be divisible by 2**len(widths)")
-        if self.z_dim < 1:
-            raise ValueError("z_dim must be positive")
+            raise BadInputError(f"image_size {self.image_size} must be divisible by 2**len(widths) "
+                                f"= {2 ** len(self.widths)}")
 
     to_dict = dataclasses.asdict
 
@@ -91,9 +119,14 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.loss not in ("mse", "bce"):
-            raise ValueError(f"loss must be 'mse' or 'bce', got {self.loss!r}")
-        if self.epochs < 0 or self.batch_size < 1:
-            raise ValueError("epochs must be >= 0 and batch_size >= 1")
+            raise BadInputError(f"loss must be 'mse' or 'bce', got {self.loss!r}")
+        # 0 epochs would leave a "done" run with an untrained model
+        check_int("epochs (--epochs)", self.epochs, 1, MAX_EPOCHS)
+        check_int("batch_size (--batch-size)", self.batch_size, 1, MAX_BATCH_SIZE)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= MAX_LR):
+            raise BadInputError(f"learning rate (--lr) must be a finite number in (0, {MAX_LR:g}], got {self.lr}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise BadInputError(f"weight_decay must be finite and >= 0, got {self.weight_decay}")
 
     to_dict = dataclasses.asdict
 

@@ -55,9 +55,11 @@ def generator(run_id: str, root: str) -> RunSampler:
     run = open_run(run_id, root)
     from core.analysis.fast_knn import open_knn_index
 
-    # the run's persisted neighbour index (built once, by derive or here), its last query
-    # shared by the diagnostics and the map placement
-    return RunSampler(run, knn=SharedQueryIndex(open_knn_index(run.z(mmap=True), run.derived())))
+    # z-points in memory, never mapped: a z.npy truncated under a mapping kills the server
+    # (SIGBUS) for every user. The run's persisted neighbour index (built once, by derive or
+    # here), its last query shared by the diagnostics and the map placement.
+    z = run.z(mmap=False)
+    return RunSampler(run, knn=SharedQueryIndex(open_knn_index(z, run.derived())), z=z)
 
 
 @st.cache_resource(max_entries=4, show_spinner="computing statistics of the z-points (once per run)")
@@ -76,8 +78,8 @@ def index(run_id: str, root: str) -> pd.DataFrame:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def images(run_id: str, root: str) -> np.ndarray:
-    return open_run(run_id, root).images()          # uint8 memmap [N, S, S, 3]
+def images(run_id: str, root: str):
+    return open_run(run_id, root).images()          # uint8 [N, S, S, 3], rows read on demand
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -135,6 +135,26 @@ def chunk_size(n: int, workers: int) -> int:
     return max(8, min(256, math.ceil(n / (workers * 8))))
 
 
+def _exit_with_parent(parent_pid: int, every_s: float = 0.5) -> None:
+    """Pool initializer: end this worker soon after the process that made the pool dies.
+    A parent killed with -9 never shuts its pool down, and workers waiting on their queue
+    (children of the forkserver, not of the parent) would otherwise linger for minutes."""
+    import threading
+    import time
+
+    def watch():
+        while True:
+            time.sleep(every_s)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # the pid was reused by someone else's process
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def map_chunks(func, tasks: list, workers: int):
     """Results of ``func`` over ``tasks`` in order; in-process when one worker suffices."""
     if workers <= 1 or len(tasks) <= 1:
@@ -147,7 +167,8 @@ def map_chunks(func, tasks: list, workers: int):
         ctx.set_forkserver_preload(["core.data.image_files"] + (["core.data.synthetic"] if func is render_chunk else []))
     done = 0
     try:
-        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as ex:
+        with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx, initializer=_exit_with_parent,
+                                 initargs=(os.getpid(),)) as ex:
             # a bounded window of chunks in flight: results never pile up in memory
             pending = deque(ex.submit(func, t) for t in tasks[:2 * workers])
             queued = len(pending)

@@ -170,13 +170,16 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
         tasks = [(a, min(step, n_found - a), s, cfg.seed) for a in range(0, n_found, step)]
         func, desc = decode.render_chunk, "rendering synthetic faces"
     else:
+        # label files are checked before minutes of decoding, never after
+        parsed = sources.parse_celeba_labels(listing) if cfg.dataset == "celeba" else None
         n_found = len(listing.files)
         step = decode.chunk_size(n_found, workers)
         paths = [str(p) for _, p, _, _ in listing.files]
         tasks = [(paths[a:a + step], s, _crop_kind(cfg)) for a in range(0, n_found, step)]
         func, desc = decode.decode_chunk, f"preparing {cfg.dataset} images"
 
-    kept, skipped, factors = [], [], []
+    # entries the listing could not use (symlink loops, dangling links, non-UTF-8 names)
+    kept, skipped, factors = [], list(listing.problems) if listing is not None else [], []
     with atomic.atomic_path(path / "images.npy") as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n_found, s, s, 3))
         bar = _progress_bar(progress, n_found, desc)
@@ -222,7 +225,7 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
                               "partition": "train"})
         notes = []
         if cfg.dataset == "celeba":
-            labels, notes = sources.celeba_labels(listing, ids)
+            labels, notes = sources.celeba_labels(listing, ids, parsed)
             index["partition"] = labels["partition"].to_numpy()
             index = pd.concat([index, labels.drop(columns="partition").reset_index(drop=True)], axis=1)
     manifest = {

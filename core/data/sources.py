@@ -6,6 +6,7 @@ cache is (re)built.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import warnings
@@ -15,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data import labels
+from core.data.labels import PARTITION_CODES
+
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 CELEBA_IMG_DIR = "img_align_celeba"
 CELEBA_ATTR_FILE = "list_attr_celeba.txt"
@@ -22,7 +26,6 @@ CELEBA_PARTITION_FILE = "list_eval_partition.txt"
 CELEBA_IDENTITY_FILE = "identity_CelebA.txt"
 # official split by image number, used when list_eval_partition.txt is missing
 CELEBA_RANGES = ((1, 162770, "train"), (162771, 182637, "valid"), (182638, 202599, "test"))
-PARTITION_CODES = {0: "train", 1: "valid", 2: "test"}
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Listing:
     files: list[tuple[str, Path, int, int]]  # (image_id, path, size, mtime_ns), sorted by image_id
     label_files: dict[str, Path] = field(default_factory=dict)  # CelebA list files that exist
     n_ignored: int = 0                # files without an image extension, or hidden ones
+    problems: list[dict] = field(default_factory=list)  # entries skipped while listing: {file, reason}
 
     def signature(self) -> str:
         """sha256 over ids, sizes and mtimes of the images and label files: changes whenever a
@@ -49,7 +53,8 @@ class Listing:
     def limited(self, limit: int | None) -> "Listing":
         if limit is None or limit >= len(self.files):
             return self
-        return Listing(self.source, self.root, self.layout, self.files[:limit], self.label_files, self.n_ignored)
+        return Listing(self.source, self.root, self.layout, self.files[:limit], self.label_files, self.n_ignored,
+                       self.problems)
 
 
 def _is_image_name(name: str) -> bool:
@@ -61,6 +66,30 @@ def _stat_entry(e: os.DirEntry) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
+def _printable(path: str) -> str:
+    """A path that may hold bytes that are not UTF-8 (kept by Python as surrogates), as text
+    that can be printed and stored: the bad bytes shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _entry_problem(e: os.DirEntry) -> str | None:
+    """Why a directory entry cannot be used as an image (or folder), or None if it can."""
+    try:
+        e.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8: rename it"
+    if e.is_symlink():
+        try:
+            os.stat(e.path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "symlink loop: the link points (via other links) back to itself"
+            if err.errno == errno.ENOENT:
+                return f"dangling symlink: its target {_printable(os.readlink(e.path))} does not exist"
+            return f"unreadable symlink: {err.strerror}"
+    return None
+
+
 # ------------------------------------------------------------------------------- folder
 def list_folder(data_dir: str | os.PathLike) -> Listing:
     """Every image under ``data_dir`` (recursive, extension case-insensitive, hidden files and
@@ -68,26 +97,53 @@ def list_folder(data_dir: str | os.PathLike) -> Listing:
     root = Path(data_dir).expanduser().resolve()
     if not root.is_dir():
         raise ValueError(f"folder source: {root} does not exist or is not a folder")
-    files, ignored = [], 0
+    files, ignored, problems = [], 0, []
+    st = root.stat()
+    seen_dirs = {(st.st_dev, st.st_ino)}   # every folder once: a symlink loop is never followed
     stack = [root]
+
+    def skip(path: str, reason: str) -> None:
+        problems.append({"file": _printable(os.path.relpath(path, root)), "reason": reason})
+
     while stack:
         d = stack.pop()
-        with os.scandir(d) as it:
-            for e in it:
-                if e.name.startswith("."):
-                    ignored += 1
-                elif e.is_dir(follow_symlinks=True):
-                    stack.append(Path(e.path))
-                elif e.is_file() and _is_image_name(e.name):
-                    size, mtime = _stat_entry(e)
-                    rel = Path(e.path).relative_to(root).as_posix()
-                    files.append((rel, Path(e.path), size, mtime))
-                else:
-                    ignored += 1
+        try:
+            entries = list(os.scandir(d))
+        except OSError as err:
+            skip(str(d), f"unreadable folder: {err.strerror}")
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                ignored += 1
+                continue
+            why = _entry_problem(e)
+            if why is None:
+                try:
+                    is_dir, is_file = e.is_dir(), e.is_file()
+                    if is_dir:
+                        dst = os.stat(e.path)
+                        if (dst.st_dev, dst.st_ino) in seen_dirs:
+                            why = "folder already listed (a directory symlink loop or a second link): not followed"
+                        else:
+                            seen_dirs.add((dst.st_dev, dst.st_ino))
+                            stack.append(Path(e.path))
+                            continue
+                    elif is_file and _is_image_name(e.name):
+                        size, mtime = _stat_entry(e)
+                        files.append((Path(e.path).relative_to(root).as_posix(), Path(e.path), size, mtime))
+                        continue
+                    else:
+                        ignored += 1
+                        continue
+                except OSError as err:
+                    why = f"unreadable: {err.strerror}"
+            skip(e.path, why)
     files.sort(key=lambda t: t[0])
+    problems.sort(key=lambda p: p["file"])
     if not files:
-        raise ValueError(f"folder source: no images ({', '.join(sorted(IMAGE_EXTS))}) found under {root}")
-    return Listing("folder", root, "folder", files, n_ignored=ignored)
+        raise ValueError(f"folder source: no images ({', '.join(sorted(IMAGE_EXTS))}) found under {root}"
+                         + (f"; skipped {len(problems)} entries, first: {problems[0]}" if problems else ""))
+    return Listing("folder", root, "folder", files, n_ignored=ignored, problems=problems)
 
 
 # ------------------------------------------------------------------------------- celeba
@@ -114,10 +170,13 @@ def find_celeba(data_dir: str | os.PathLike) -> tuple[Path, Path, str]:
 
 def list_celeba(data_dir: str | os.PathLike) -> Listing:
     img_dir, meta_dir, layout = find_celeba(data_dir)
-    files, ignored = [], 0
+    files, ignored, problems = [], 0, []
     with os.scandir(img_dir) as it:
         for e in it:
-            if not e.name.startswith(".") and e.is_file() and _is_image_name(e.name):
+            why = None if e.name.startswith(".") else _entry_problem(e)
+            if why is not None:
+                problems.append({"file": _printable(e.name), "reason": why})
+            elif not e.name.startswith(".") and e.is_file() and _is_image_name(e.name):
                 size, mtime = _stat_entry(e)
                 files.append((e.name, Path(e.path), size, mtime))
             else:
@@ -128,38 +187,31 @@ def list_celeba(data_dir: str | os.PathLike) -> Listing:
         raise ValueError(f"celeba source: no images found in {img_dir}")
     labels = {n: meta_dir / n for n in (CELEBA_ATTR_FILE, CELEBA_PARTITION_FILE, CELEBA_IDENTITY_FILE)
               if (meta_dir / n).is_file()}
-    return Listing("celeba", Path(data_dir).expanduser().resolve(), layout, files, labels, ignored)
+    return Listing("celeba", Path(data_dir).expanduser().resolve(), layout, files, labels, ignored, problems)
 
 
-def read_celeba_attrs(path: Path) -> pd.DataFrame:
-    """``list_attr_celeba.txt``: a count line, the 40 names, then ``000001.jpg -1  1 ...`` rows
-    with variable spacing. Returns int8 0/1 columns indexed by image_id."""
-    with open(path, encoding="utf-8") as f:
-        f.readline()  # count line; the rows themselves are the truth
-        names = f.readline().split()
-    df = pd.read_csv(path, sep=r"\s+", skiprows=2, header=None, names=["image_id", *names],
-                     index_col=0, dtype={"image_id": str})
-    vals = df.to_numpy()
-    if not np.isin(vals, (-1, 1)).all():
-        raise ValueError(f"{path}: attribute values must be -1 or 1")
-    return pd.DataFrame((vals > 0).astype(np.int8), index=df.index.astype(str), columns=names)
-
-
-def _read_two_columns(path: Path, name: str) -> pd.Series:
-    df = pd.read_csv(path, sep=r"\s+", header=None, names=["image_id", name], dtype={"image_id": str})
-    return df.set_index("image_id")[name]
-
-
-def read_celeba_partition(path: Path) -> pd.Series:
-    codes = _read_two_columns(path, "partition")
-    bad = ~codes.isin(list(PARTITION_CODES))
-    if bad.any():
-        raise ValueError(f"{path}: partition codes must be 0, 1 or 2 (first bad row: {codes[bad].index[0]})")
-    return codes.map(PARTITION_CODES)
-
-
-def read_celeba_identity(path: Path) -> pd.Series:
-    return _read_two_columns(path, "identity").astype(np.int32)
+def parse_celeba_labels(listing: Listing) -> tuple[dict, list[str]]:
+    """Every CelebA label file of ``listing`` parsed (core.data.labels), before any image is
+    decoded: {file name: table or None} and notes on what was skipped, with line numbers."""
+    notes: list[str] = []
+    parsed = {}
+    readers = {CELEBA_PARTITION_FILE: lambda p: labels.read_pairs(p, "partition", notes, PARTITION_CODES),
+               CELEBA_ATTR_FILE: lambda p: labels.read_attrs(p, notes),
+               CELEBA_IDENTITY_FILE: lambda p: labels.read_pairs(p, "identity", notes)}
+    for name, read in readers.items():
+        path = listing.label_files.get(name)
+        if path is None:
+            if name != CELEBA_IDENTITY_FILE:
+                notes.append(f"no {name}" + (": partitions from the official id ranges"
+                                             if name == CELEBA_PARTITION_FILE else ""))
+            parsed[name] = None
+            continue
+        try:
+            parsed[name] = read(path)
+        except OSError as e:
+            notes.append(f"{name} unreadable, ignored ({e.strerror})")
+            parsed[name] = None
+    return parsed, notes
 
 
 def celeba_partition_from_ids(image_ids) -> np.ndarray:
@@ -175,15 +227,17 @@ def celeba_partition_from_ids(image_ids) -> np.ndarray:
     return out
 
 
-def celeba_labels(listing: Listing, image_ids: list[str]) -> tuple[pd.DataFrame, list[str]]:
+def celeba_labels(listing: Listing, image_ids: list[str], parsed: tuple[dict, list[str]] | None = None
+                  ) -> tuple[pd.DataFrame, list[str]]:
     """Partition, attributes and identity for ``image_ids`` (rows in that order) plus notes on
-    anything that had to fall back (missing files, images absent from a list)."""
-    notes: list[str] = []
+    anything that had to fall back (missing files, skipped rows, images absent from a list).
+    ``parsed``: what parse_celeba_labels returned before decoding (else parsed now)."""
+    files, notes = parsed if parsed is not None else parse_celeba_labels(listing)
+    notes = list(notes)
     out = pd.DataFrame(index=pd.Index(image_ids, name="image_id"))
     fallback = celeba_partition_from_ids(image_ids)
-    part = _read_label(listing, CELEBA_PARTITION_FILE, read_celeba_partition, notes)
+    part = files.get(CELEBA_PARTITION_FILE)
     if part is None:
-        notes[-1] += ": partitions from the official id ranges"
         out["partition"] = fallback
     else:
         part = part.reindex(out.index)
@@ -191,7 +245,7 @@ def celeba_labels(listing: Listing, image_ids: list[str]) -> tuple[pd.DataFrame,
         if missing.any():
             notes.append(f"{int(missing.sum())} images not in {CELEBA_PARTITION_FILE}: official id ranges used")
         out["partition"] = np.where(missing, fallback, part.to_numpy(dtype=object))
-    attrs = _read_label(listing, CELEBA_ATTR_FILE, read_celeba_attrs, notes)
+    attrs = files.get(CELEBA_ATTR_FILE)
     if attrs is not None:
         attrs = attrs.reindex(out.index)
         n_missing = int(attrs.isna().any(axis=1).sum())
@@ -199,28 +253,13 @@ def celeba_labels(listing: Listing, image_ids: list[str]) -> tuple[pd.DataFrame,
             # nullable ints keep 0/1 semantics without inventing a value for unknown rows
             notes.append(f"{n_missing} images not in {CELEBA_ATTR_FILE}: their attributes are <NA>")
         out = out.join(attrs.astype("Int8" if n_missing else np.int8))
-    ident = _read_label(listing, CELEBA_IDENTITY_FILE, read_celeba_identity, notes, optional=True)
+    ident = files.get(CELEBA_IDENTITY_FILE)
     if ident is not None:
         ident = ident.reindex(out.index)
         out["identity"] = ident.astype("Int32" if ident.isna().any() else np.int32)
     for n in notes:
         warnings.warn(f"celeba: {n}", stacklevel=3)
     return out, notes
-
-
-def _read_label(listing: Listing, name: str, reader, notes: list[str], optional: bool = False):
-    """A label file is a bonus, not a requirement: a missing or malformed one costs its columns
-    (with a note), never the run."""
-    path = listing.label_files.get(name)
-    if path is None:
-        if not optional:
-            notes.append(f"no {name}")
-        return None
-    try:
-        return reader(path)
-    except Exception as e:  # noqa: BLE001 - any parse failure means "unusable file"
-        notes.append(f"{name} unreadable, ignored ({type(e).__name__}: {e})")
-        return None
 
 
 # ------------------------------------------------------------------------------- splits

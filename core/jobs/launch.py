@@ -23,6 +23,7 @@ from core.config import RunConfig
 from core.jobs.derive import UMAP_PARAMS, derive_status
 from core.store import atomic
 from core.store.locks import is_locked
+from core.store.run_id import is_valid_run_id
 from core.store.paths import REPO_ROOT, RunPaths, cache_root, logs_dir
 from core.store.runs import DONE, list_runs, read_status
 
@@ -142,7 +143,7 @@ def starting_runs(cache_dir: str | os.PathLike | None = None) -> list[str]:
     out = []
     for rec in sorted(d.glob("*.train.json")):
         rid = rec.name[: -len(".train.json")]
-        if not RunPaths.of(rid, cache_dir).exists() and starting(rec):
+        if is_valid_run_id(rid) and not RunPaths.of(rid, cache_dir).exists() and starting(rec):
             out.append(rid)
     return out
 

@@ -18,11 +18,12 @@ from typing import Callable
 import numpy as np
 
 from core.config import RunConfig
-from core.errors import BadInputError, BusyError
+from core.errors import AtlasError, BadInputError, BusyError
 from core.store import atomic
 from core.store.locks import exclusive
 from core.store.locks import is_locked as _is_file_locked
 from core.store.paths import RunPaths, cache_root, runs_dir
+from core.store.run_id import check_run_id
 from core.store.runs import DONE, Run
 
 RunBusyError = BusyError  # raised when another process trains the same run
@@ -93,9 +94,23 @@ class TqdmProgress:
                   f"val {info['val_loss']:.5f} ({info['images_per_s']:.0f} img/s)", file=sys.stderr)
 
 
+class HistoryWriter:
+    """Trainer callback: ``history.json`` rewritten (atomically) after every epoch, so a page
+    can draw the loss curve while the training still runs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __call__(self, event: str, info: dict) -> None:
+        if event in ("epoch", "resume") and info.get("history") is not None:
+            atomic.write_json(self.path, info["history"])
+
+
 def _notices(event: str, info: dict) -> None:
     """Resumes and warnings are always said, even with progress bars off."""
-    if event == "resume":
+    if event == "resume" and info.get("step"):
+        print(f"resuming from the checkpoint in epoch {info['epoch'] + 1}, after step {info['step']}", file=sys.stderr)
+    elif event == "resume":
         print(f"resuming from the checkpoint after epoch {info['epoch']}", file=sys.stderr)
     elif event == "warning":
         print(f"warning: {info['message']}", file=sys.stderr)
@@ -118,16 +133,46 @@ def _split_rows(index, seed: int = 0, val_fraction: float = 0.1) -> tuple[np.nda
     return train, val
 
 
+def _used_partition(index, train_rows: np.ndarray, val_rows: np.ndarray) -> np.ndarray:
+    """The partition column as the training used it: rows held out from a 'train'-only subset
+    (e.g. CelebA with --limit) become 'valid', so pages and ``recon --partition valid`` see
+    which images the model never trained on."""
+    part = index["partition"].to_numpy(dtype=object).copy()
+    part[val_rows] = np.where(part[val_rows] == "train", "valid", part[val_rows])
+    return part
+
+
+def _clean_strays(path: Path) -> None:
+    """Remove ``.tmp-*`` files a killed writer of this run left behind: only the process
+    holding the run's lock writes into the run folder (derived/ is a folder of its own)."""
+    for stray in path.glob(".tmp-*"):
+        stray.unlink(missing_ok=True)
+
+
+def _broken_reason(run: Run) -> str | None:
+    """Why a run marked complete cannot be used (weights or z-points damaged), or None."""
+    try:
+        run.check()
+        run.load_model()
+    except AtlasError as e:
+        return str(e)
+    return None
+
+
 def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, progress: bool = True,
-              callbacks: list[Callable[[str, dict], None]] | None = None, on_prepared=None) -> Run:
-    """Prepare, train, encode; returns the complete run. Safe to call again after a kill."""
+              callbacks: list[Callable[[str, dict], None]] | None = None, on_prepared=None,
+              checkpoint_every_s: float = 300.0) -> Run:
+    """Prepare, train, encode; returns the complete run. Safe to call again after a kill; a
+    complete run whose weights or z-points are damaged is rebuilt (from its last checkpoint)."""
     from core.data.prepare import prepare
+    from core.model.autoencoder import pick_device
     from core.model.encode import encode_to_npy
     from core.model.train import Trainer, barrier, init_distributed
 
+    pick_device(cfg.train.device)  # a device that is not here fails now, not after preprocessing
+    run_id = check_run_id(run_id or default_run_id(cfg))
     dist = init_distributed(cfg.train.device)  # a world of one unless launched by torchrun
     root = cache_root(cache_dir)
-    run_id = run_id or default_run_id(cfg)
     paths = RunPaths(runs_dir(root) / run_id)
     path = paths.folder
     if paths.config.exists():
@@ -139,8 +184,13 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
     run = Run(path)
     # only rank 0 owns the run folder: it takes the lock and writes every file
     with (run_lock(path) if dist.main else nullcontext()):
+        if dist.main:
+            _clean_strays(path)
         if dist.main and run.complete:
-            return run
+            why = _broken_reason(run)
+            if why is None:
+                return run
+            _notices("warning", {"message": f"{why}; rebuilding the run's weights and z-points from its checkpoint"})
         status = StatusWriter(paths.status, enabled=dist.main)
         status.set(state="preparing", message="preparing images")
         try:
@@ -161,8 +211,10 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
             train_rows, val_rows = _split_rows(data.index, cfg.data.seed, cfg.data.val_fraction)
             status.set(state="training", message="training")
             cbs = [status, _notices] + ([TqdmProgress()] if progress else []) + list(callbacks or [])
+            cbs.insert(1, HistoryWriter(paths.history))
             trainer = Trainer(cfg.model, cfg.train, data.images, train_rows, val_rows,
-                              ckpt_path=paths.checkpoint, callbacks=cbs)
+                              ckpt_path=paths.checkpoint, callbacks=cbs,
+                              checkpoint_every_s=checkpoint_every_s)
             history = trainer.fit()
             trainer.save_weights(paths.weights)
             atomic.write_json(paths.history, history)
@@ -176,6 +228,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
                 bar.close()
             index = data.index.copy()
             index.insert(0, "row", np.arange(len(index)))
+            index["partition"] = _used_partition(index, train_rows, val_rows)
             index["recon_mse"] = errs
             with atomic.atomic_path(paths.index) as tmp:
                 index.to_parquet(tmp, index=False)

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from core.errors import BadInputError, BrokenArtifactError, NonFiniteError
 from core.store import atomic
 from core.config import ModelConfig
 
@@ -63,8 +64,23 @@ class ConvAutoencoder(nn.Module):
 
 
 def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then the CPU; a named device must exist here."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise BadInputError(f"--device {name!r} is not a device name; use auto, cpu, cuda, cuda:N or mps") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise BadInputError(f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
+                                f"{'built without CUDA' if torch.version.cuda is None else 'no GPU visible'}); "
+                                f"use --device cpu or auto")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise BadInputError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise BadInputError(f"--device {name}: Apple MPS is not available here; use --device cpu or auto")
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise BadInputError(f"--device {name}: unsupported device type; use auto, cpu, cuda or mps")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -81,17 +97,31 @@ def save_model(model: ConvAutoencoder, path: str | Path) -> None:
 
 
 def load_model(path: str | Path, cfg: ModelConfig | None = None, device: str | torch.device = "cpu") -> ConvAutoencoder:
-    """Rebuild from safetensors (no unpickling). The embedded config wins over ``cfg``."""
+    """Rebuild from safetensors (no unpickling). The embedded config wins over ``cfg``.
+    A file that does not parse, does not fit the config or holds NaN/inf weights raises
+    BrokenArtifactError naming it: broken weights must never decode to a black grid."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-    if "model_config" in meta:
-        cfg = ModelConfig.from_dict(atomic.json.loads(meta["model_config"]))
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        state = load_file(str(path), device="cpu")
+        if "model_config" in meta:
+            cfg = ModelConfig.from_dict(atomic.json.loads(meta["model_config"]))
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types for bad bytes
+        raise BrokenArtifactError(path, f"not a readable safetensors file ({type(e).__name__}: {e})") from None
     if cfg is None:
-        raise ValueError(f"{path} carries no model config and none was given")
+        raise BrokenArtifactError(path, "carries no model config and none was given")
     model = ConvAutoencoder(cfg)
-    model.load_state_dict(load_file(str(path), device="cpu"))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        raise BrokenArtifactError(path, f"its tensors do not fit the model config ({str(e)[:300]})") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise BrokenArtifactError(path, f"{len(bad)} weight tensors hold NaN/inf (first: {bad[0]})")
     return model.to(device).eval()
 
 
@@ -115,6 +145,12 @@ def decode_numpy(model: ConvAutoencoder, z: np.ndarray, batch: int = 256) -> np.
     device = next(model.parameters()).device
     z = np.asarray(z, dtype=np.float32)
     if not np.isfinite(z).all():
-        raise ValueError("latent vectors contain NaN or inf")
-    out = [to_uint8(model.decode(torch.from_numpy(z[i:i + batch]).to(device))) for i in range(0, len(z), batch)]
+        raise BadInputError("latent vectors contain NaN or inf")
+    out = []
+    for i in range(0, len(z), batch):
+        x = model.decode(torch.from_numpy(z[i:i + batch]).to(device))      # [b, 3, S, S]
+        if not torch.isfinite(x).all():  # NaN would turn into black pixels without a word
+            raise NonFiniteError(f"the decoder produced NaN/inf for latent vectors {i}..{i + len(x) - 1}: "
+                                 f"its weights are probably broken; rebuild them with `python -m core train`")
+        out.append(to_uint8(x))
     return np.concatenate(out) if out else np.zeros((0, model.cfg.image_size, model.cfg.image_size, 3), np.uint8)

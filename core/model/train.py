@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.errors import NonFiniteError
 from core.store import atomic
 from core.config import ModelConfig, TrainConfig
 from core.model.autoencoder import ConvAutoencoder, pick_device, save_model, to_tensor
@@ -95,6 +96,9 @@ class Trainer:
     ckpt_path: Path | None = None       # per-epoch checkpoint (resume)
     callbacks: list[Callback] = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
+    # also checkpoint within an epoch when this many seconds passed since the last one, so a
+    # kill loses minutes, not a long epoch (0: after every batch)
+    checkpoint_every_s: float = 300.0
 
     def __post_init__(self):
         self.dist = init_distributed(self.train_cfg.device)
@@ -110,6 +114,7 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.train_cfg.lr,
                                     weight_decay=self.train_cfg.weight_decay)
         self.start_epoch = 0
+        self._partial = {"step": 0, "seen": 0, "loss_sum": 0.0}   # progress within start_epoch
         if self.ckpt_path is not None and Path(self.ckpt_path).exists():
             self._load_checkpoint()
         self.net = self.model
@@ -119,9 +124,12 @@ class Trainer:
             self.net = DDP(self.model, device_ids=ids)
 
     # -- checkpoints -------------------------------------------------------------------
-    def _save_checkpoint(self, epoch: int) -> None:
+    def _save_checkpoint(self, epoch: int, step: int = 0, seen: int = 0, loss_sum: float = 0.0) -> None:
+        """``epoch`` epochs done, plus ``step`` batches of the next (the permutation of an epoch
+        is fixed by the seed, so a resume skips exactly those batches)."""
         state = {"model": self.model.state_dict(), "optim": self.opt.state_dict(),
-                 "epoch": epoch, "history": atomic.json.dumps(self.history),
+                 "epoch": epoch, "step": step, "seen": seen, "loss_sum": loss_sum,
+                 "history": atomic.json.dumps(self.history),
                  "model_config": atomic.json.dumps(self.model_cfg.to_dict())}
         with atomic.atomic_path(self.ckpt_path) as tmp:
             torch.save(state, tmp)
@@ -138,8 +146,10 @@ class Trainer:
             self._emit("warning", {"message": f"ignoring unreadable checkpoint {self.ckpt_path}: {e}"})
             return
         self.start_epoch = int(state["epoch"])
+        self._partial = {"step": int(state.get("step", 0)), "seen": int(state.get("seen", 0)),
+                         "loss_sum": float(state.get("loss_sum", 0.0))}
         self.history = atomic.json.loads(state["history"])
-        self._emit("resume", {"epoch": self.start_epoch})
+        self._emit("resume", {"epoch": self.start_epoch, "step": self._partial["step"], "history": self.history})
 
     # -- loop --------------------------------------------------------------------------
     def _emit(self, event: str, info: dict) -> None:
@@ -188,12 +198,18 @@ class Trainer:
             perm = perm[: len(perm) - len(perm) % self.dist.world] if self.dist.world > 1 else perm
             mine = perm[self.dist.rank::self.dist.world]
             self.model.train()
-            t0, seen, loss_sum = time.perf_counter(), 0, 0.0
-            for step, b in enumerate(_prefetch(_batches(self.images, mine, cfg.batch_size))):
+            t0, seen, loss_sum, skip = time.perf_counter(), 0, 0.0, 0
+            if epoch == self.start_epoch and self._partial["step"]:
+                # resume mid-epoch: the same permutation minus the batches already trained on
+                skip = self._partial["step"]
+                seen, loss_sum = self._partial["seen"], self._partial["loss_sum"]
+                mine = mine[skip * cfg.batch_size:]
+            seen0, t_ckpt = seen, time.monotonic()   # speed counts only what this process trained
+            for step, b in enumerate(_prefetch(_batches(self.images, mine, cfg.batch_size)), start=skip):
                 x = self._to_device(b)
                 loss = self._loss(x)
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(
+                    raise NonFiniteError(
                         f"training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
                         f"lower the learning rate (now {cfg.lr}) or try --loss bce")
                 self.opt.zero_grad(set_to_none=True)
@@ -201,8 +217,13 @@ class Trainer:
                 self.opt.step()
                 seen += len(b) * self.dist.world
                 loss_sum += loss.item() * len(b)
+                if (self.ckpt_path is not None and step + 1 < steps
+                        and time.monotonic() - t_ckpt >= self.checkpoint_every_s):
+                    if self.dist.main:
+                        self._save_checkpoint(epoch, step + 1, seen, loss_sum)
+                    t_ckpt = time.monotonic()
                 dt = time.perf_counter() - t0
-                ips = seen / max(dt, 1e-9)
+                ips = (seen - seen0) / max(dt, 1e-9)
                 left = (steps - step - 1) * cfg.batch_size * self.dist.world + \
                     (cfg.epochs - epoch - 1) * len(self.train_rows)
                 self._emit("batch", {"epoch": epoch + 1, "epochs": cfg.epochs, "step": step + 1, "steps": steps,
@@ -210,11 +231,11 @@ class Trainer:
             train_loss = loss_sum / max(seen / self.dist.world, 1)
             val_loss = self.evaluate()
             row = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-                   "images_per_s": seen / (time.perf_counter() - t0), "seconds": time.perf_counter() - t0}
+                   "images_per_s": (seen - seen0) / (time.perf_counter() - t0), "seconds": time.perf_counter() - t0}
             self.history.append(row)
             if self.dist.main and self.ckpt_path is not None:
                 self._save_checkpoint(epoch + 1)
-            self._emit("epoch", dict(row, epochs=cfg.epochs))
+            self._emit("epoch", dict(row, epochs=cfg.epochs, history=list(self.history)))
             self._barrier()
         self._emit("end", {"seconds": time.perf_counter() - t_run, "history": self.history})
         return self.history

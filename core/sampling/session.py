@@ -25,8 +25,12 @@ class Batch:
 
 
 class RunSampler:
-    def __init__(self, run: Run, device: str = "cpu", knn=None):
-        self.run, self.device, self._knn = run, device, knn  # knn: share a prebuilt index
+    def __init__(self, run: Run, device: str = "cpu", knn=None, z: np.ndarray | None = None):
+        # knn: share a prebuilt index; z: z-points already read (a server reads them into
+        # memory: a mapped file truncated by another process would kill it with SIGBUS)
+        self.run, self.device, self._knn = run, device, knn
+        if z is not None:
+            self.z = z
 
     @cached_property
     def z(self) -> np.ndarray:

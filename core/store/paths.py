@@ -40,7 +40,9 @@ class RunPaths:
 
     @classmethod
     def of(cls, run_id: str, cache_dir: str | os.PathLike | None = None) -> "RunPaths":
-        return cls(runs_dir(cache_dir) / run_id)
+        from core.store.run_id import check_run_id  # a run id is a plain name, never a path
+
+        return cls(runs_dir(cache_dir) / check_run_id(run_id))
 
     @property
     def run_id(self) -> str:

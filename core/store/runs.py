@@ -27,8 +27,9 @@ import pandas as pd
 
 from core.config import RunConfig
 from core.errors import AtlasError, BrokenArtifactError, NotReadyError, UnknownRunError
-from core.store import atomic
+from core.store import atomic, integrity
 from core.store.locks import is_locked
+from core.store.run_id import check_run_id, is_valid_run_id
 from core.store.paths import REPO_ROOT, RunPaths, cache_root, logs_dir, runs_dir  # noqa: F401  (re-exported)
 
 DONE = "done"
@@ -112,28 +113,68 @@ class Run:
         return m if isinstance(m, dict) else {}
 
     # -- artifacts ---------------------------------------------------------------------
+    @property
+    def rebuild(self) -> str:
+        """The repair for damaged weights or z-points: train rebuilds them from the checkpoint."""
+        return (f"run `python -m core train --config {self.paths.config} --run-id {self.run_id}` to rebuild it (from the run's last "
+                f"good checkpoint where there is one), or {RETRAIN}")
+
     def _need(self, p: Path) -> Path:
         if not p.exists():
-            raise NotReadyError(f"run {self.run_id} has no {p.name} yet (state: {self.status().get('state')}); "
-                                "wait for its training to finish or resume it")
+            self.require_complete()
+            raise BrokenArtifactError(p, "is missing", self.rebuild)
         return p
 
+    def require_complete(self) -> None:
+        """NotReadyError unless training and encoding have finished (saying what state it is in)."""
+        if self.complete:
+            return
+        st = self.status()
+        where = f" (epoch {st['epoch']}/{st['epochs']})" if st.get("epoch") and st.get("epochs") else ""
+        raise NotReadyError(f"run {self.run_id!r} is not complete: its state is {st.get('state', 'unknown')!r}"
+                            f"{where}; wait for its training to finish, or resume it with "
+                            f"`python -m core train --config {self.paths.config} --run-id {self.run_id}`")
+
+    def check(self) -> tuple[int, int]:
+        """(N, d) of the z-points after checking the run's files against each other: z.npy
+        whole and float32 [N, z_dim of the config], index.parquet with N rows, the images
+        (when present) with N rows. Cheap: headers and metadata only."""
+        zp, ip = self._need(self.paths.z), self._need(self.paths.index)
+        shape, dtype, _ = integrity.npy_header(zp, self.rebuild)
+        if len(shape) != 2 or dtype != np.float32:
+            raise BrokenArtifactError(zp, f"is {dtype} {tuple(shape)}, not a float32 [N, d] array", self.rebuild)
+        n, d = shape
+        if d != self.config.model.z_dim:
+            raise BrokenArtifactError(zp, f"has {d} columns but the run's config says z_dim {self.config.model.z_dim}",
+                                      self.rebuild)
+        n_index = integrity.parquet_rows(ip, self.rebuild)
+        if n_index != n:
+            raise BrokenArtifactError(zp, f"has {n:,} z-points but index.parquet has {n_index:,} rows", self.rebuild)
+        img = Path(self.meta.get("data_path", "")) / "images.npy"
+        if self.meta.get("data_path") and img.exists():
+            n_img = integrity.npy_header(img, self.rebuild)[0][0]
+            if n_img != n:
+                raise BrokenArtifactError(img, f"has {n_img:,} images but the run has {n:,} z-points", self.rebuild)
+        return n, d
+
     def z(self, mmap: bool = True) -> np.ndarray:
-        p = self._need(self.paths.z)
+        """z-points float32 [N, d], checked against the run's other files first. ``mmap=False``
+        reads them into memory: what a long-lived process (the dashboard) must do, since a
+        mapped file truncated by someone else kills its reader (SIGBUS)."""
+        self.check()
+        p = self.paths.z
         try:
-            z = atomic.load_npy(p, mmap=mmap)
+            return atomic.load_npy(p, mmap=True) if mmap else integrity.load_npy_whole(p, self.rebuild)
         except (OSError, ValueError) as e:
-            raise BrokenArtifactError(p, f"not a readable .npy ({e})", RETRAIN) from None
-        if z.ndim != 2 or z.dtype != np.float32:
-            raise BrokenArtifactError(p, f"not a float32 [N, d] array ({z.dtype} {z.shape})", RETRAIN)
-        return z
+            raise BrokenArtifactError(p, f"not a readable .npy ({e})", self.rebuild) from None
 
     def index(self) -> pd.DataFrame:
-        p = self._need(self.paths.index)
+        self.check()
+        p = self.paths.index
         try:
             return pd.read_parquet(p)
         except (OSError, ValueError) as e:
-            raise BrokenArtifactError(p, f"not a readable parquet table ({type(e).__name__})", RETRAIN) from None
+            raise BrokenArtifactError(p, f"not a readable parquet table ({type(e).__name__})", self.rebuild) from None
 
     def load_model(self, device: str = "cpu") -> Any:
         from core.model.autoencoder import load_model  # torch is heavy: import only when a model is needed
@@ -141,21 +182,21 @@ class Run:
         p = self._need(self.paths.weights)
         try:
             return load_model(p, self.config.model, device=device)
+        except BrokenArtifactError as e:
+            raise BrokenArtifactError(e.path, e.why, self.rebuild) from None
         except AtlasError:
             raise
         except (OSError, ValueError, RuntimeError, KeyError) as e:
-            raise BrokenArtifactError(p, f"unreadable weights ({type(e).__name__}: {e})", RETRAIN) from None
+            raise BrokenArtifactError(p, f"unreadable weights ({type(e).__name__}: {e})", self.rebuild) from None
 
-    def images(self) -> np.ndarray:
-        """The preprocessed uint8 images [N, S, S, 3] the z-points were encoded from."""
+    def images(self) -> integrity.NpyRows:
+        """The preprocessed uint8 images [N, S, S, 3] the z-points were encoded from, read by
+        row on demand (never mapped: the data cache is shared with other processes)."""
         p = Path(self.meta.get("data_path", "")) / "images.npy"
         repair = "re-run `python -m core train` with the same options to rebuild them"
         if not p.exists():
             raise BrokenArtifactError(p, f"the preprocessed images of run {self.run_id} are gone", repair)
-        try:
-            return atomic.load_npy(p, mmap=True)
-        except (OSError, ValueError) as e:
-            raise BrokenArtifactError(p, f"not a readable image array ({e})", repair) from None
+        return integrity.NpyRows(p, repair)
 
     def derived(self, name: str = "") -> Path:
         d = self.paths.derived
@@ -200,7 +241,7 @@ def summary_line(s: dict[str, Any]) -> str:
 
 
 def open_run(run_id: str, cache_dir: str | os.PathLike | None = None) -> Run:
-    p = runs_dir(cache_dir) / run_id
+    p = runs_dir(cache_dir) / check_run_id(run_id)
     if not RunPaths(p).exists():
         known = ", ".join(r.run_id for r in list_runs(cache_dir)) or "none"
         raise UnknownRunError(f"no run {run_id!r} in {p.parent} (known runs: {known})")
@@ -212,5 +253,5 @@ def list_runs(cache_dir: str | os.PathLike | None = None, complete_only: bool = 
     d = runs_dir(cache_dir)
     if not d.is_dir():
         return []
-    runs = [Run(p) for p in sorted(d.iterdir()) if RunPaths(p).exists()]
+    runs = [Run(p) for p in sorted(d.iterdir()) if is_valid_run_id(p.name) and RunPaths(p).exists()]
     return [r for r in runs if r.complete] if complete_only else runs
