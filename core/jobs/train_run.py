@@ -170,7 +170,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
     from core.model.train import Trainer, barrier, init_distributed
 
     pick_device(cfg.train.device)  # a device that is not here fails now, not after preprocessing
-    run_id = check_run_id(run_id or default_run_id(cfg))
+    run_id = check_run_id(default_run_id(cfg) if run_id is None else run_id)
     dist = init_distributed(cfg.train.device)  # a world of one unless launched by torchrun
     root = cache_root(cache_dir)
     paths = RunPaths(runs_dir(root) / run_id)

@@ -1,0 +1,145 @@
+"""Probes (issue 8, items 2, 5, 10, 12): run ids that are paths, nonsense sizes, missing
+devices, malformed options, runs still training. Each must end in one ``error:`` line (exit 1
+or 2, no traceback) and touch nothing outside the run store."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import probes
+from core.errors import BadInputError, NotReadyError
+from core.store import atomic
+from core.store.runs import open_run
+
+TINY = ["--dataset", "synthetic", "--synthetic-n", "40", "--image-size", "32", "--widths", "4,8,8,16",
+        "--z-dim", "8", "--epochs", "1", "--quiet"]
+
+
+@pytest.fixture
+def cache(tmp_path):
+    probes.make_run(tmp_path / "cache", "r")
+    return tmp_path / "cache"
+
+
+# -- item 2: a run id is a plain name, never a path ----------------------------------------
+BAD_IDS = ["../x", ".", "..", "a/b", ".hidden", "", "x" * 129, "sp ace", "semi;colon"]
+
+
+@pytest.mark.parametrize("bad", BAD_IDS + ["ABS"])
+def test_train_refuses_run_id_that_is_not_a_plain_name(tmp_path, bad):
+    victim = tmp_path / "my_folder"
+    victim.mkdir()
+    (victim / "history.json").write_text("the user's own file")
+    rid = str(victim) if bad == "ABS" else bad
+    probes.expect_refused(f"train --run-id {bad!r}", "train", *TINY, "--run-id", rid,
+                          "--cache-dir", tmp_path / "cache", match="run id")
+    assert (victim / "history.json").read_text() == "the user's own file"
+    assert sorted(os.listdir(victim)) == ["history.json"]
+    lost = [p for p in (tmp_path / "cache").rglob("*")] if (tmp_path / "cache").exists() else []
+    assert not lost, lost  # nothing prepared, nothing written
+
+
+@pytest.mark.parametrize("cmd", ["sample", "derive", "recon"])
+@pytest.mark.parametrize("bad", ["../../other/runs/x", "/etc", "r/../r", ".r"])
+def test_commands_refuse_path_run_ids(cache, tmp_path, cmd, bad):
+    extra = {"sample": ["--out", tmp_path / "g.png"], "recon": ["--out", tmp_path / "g.png"], "derive": []}[cmd]
+    probes.expect_refused(f"{cmd} {bad!r}", cmd, bad, *extra, "--cache-dir", cache, match="run id")
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_open_run_and_listing_ignore_path_ids(cache):
+    probes.refused("open_run('../cache/runs/r')", lambda: open_run("../cache/runs/r", cache), BadInputError, "run id")
+    (cache / "runs" / ".junk").mkdir()
+    (cache / "runs" / ".junk" / "config.json").write_text("{}")
+    rc, out, err, exc = probes.run_cli("runs", "--cache-dir", cache)
+    listed = [ln.split()[0] for ln in out.splitlines()[1:] if ln.strip()]
+    probes.check("runs with a dot-folder in runs/", "handled" if rc == 0 and listed == ["r"] else "silent", out + err)
+
+
+def test_dashboard_jobs_refuse_path_run_ids(tmp_path):
+    from dashboard import jobs
+
+    probes.refused("dashboard start_training('../x')", lambda: jobs.start_training("../x", tmp_path),
+                   BadInputError, "run id")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
+
+
+# -- items 5 and 12: nonsense and oversized numbers --------------------------------------------
+@pytest.mark.parametrize("args,match", [
+    (["--epochs", "0"], "epochs"), (["--epochs", "-3"], "epochs"), (["--z-dim", "0"], "z_dim"),
+    (["--z-dim", "-8"], "z_dim"), (["--batch-size", "0"], "batch"), (["--limit", "0"], "limit"),
+    (["--limit", "-5"], "limit"), (["--synthetic-n", "0"], "synthetic"), (["--image-size", "-16"], "image"),
+    (["--image-size", "4096"], "image_size.*512"), (["--z-dim", "100000"], "z_dim"),
+    (["--synthetic-n", "100000000"], "synthetic"), (["--lr", "inf"], "learning rate"),
+    (["--lr", "nan"], "learning rate"), (["--lr", "-1"], "learning rate"), (["--widths", "4,0,8,16"], "widths"),
+    (["--checkpoint-minutes", "-1"], "checkpoint"),
+])
+def test_train_refuses_nonsense_numbers(tmp_path, args, match):
+    base = list(TINY)
+    if args[0] in base:  # drop the default pair of the option under test
+        i = base.index(args[0])
+        del base[i:i + 2]
+    probes.expect_refused(f"train {' '.join(args)}", "train", *base, *args, "--run-id", "n",
+                          "--cache-dir", tmp_path, match=match)
+    assert not (tmp_path / "runs" / "n" / "status.json").exists()
+
+
+def test_help_states_the_bounds(capsys):
+    rc, out, _, _ = probes.run_cli("train", "--help")
+    probes.check("train --help states bounds", "handled" if "512" in out and "10,000" in out else "silent", out)
+    rc, out, _, _ = probes.run_cli("sample", "--help")
+    probes.check("sample --help states bounds", "handled" if "1,000" in out else "silent", out)
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--n", "100000"], "--n.*1,000"), (["--n", "0"], "--n"), (["--cols", "0"], "--cols"),
+    (["--param", "fact"], "KEY=VALUE"), (["--param", "=3"], "KEY=VALUE"), (["--out", "DIR/"], "folder"),
+    (["--out", "."], "folder"), (["--sampler", "nope"], "nope"), (["--fact", "nan"], "fact"),
+    (["--fact", "-1"], "fact"),
+])
+def test_sample_refuses_bad_options(cache, tmp_path, args, match):
+    argv = ["sample", "r", "--cache-dir", cache, *args]
+    if "--out" not in args:
+        argv += ["--out", tmp_path / "g.png"]
+    probes.expect_refused(f"sample {' '.join(args)}", *argv, match=match)
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_recon_refuses_bad_options(cache, tmp_path):
+    probes.expect_refused("recon --n 100000", "recon", "r", "--n", "100000", "--out", tmp_path / "g.png",
+                          "--cache-dir", cache, match="--n")
+    probes.expect_refused("recon --partition bogus", "recon", "r", "--partition", "bogus", "--out",
+                          tmp_path / "g.png", "--cache-dir", cache, match="partition")
+
+
+# -- item 10: one error line each --------------------------------------------------------------
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_cuda(tmp_path):
+    probes.expect_refused("train --device cuda (no CUDA)", "train", *TINY, "--device", "cuda", "--run-id", "c",
+                          "--cache-dir", tmp_path, match="CUDA is not available")
+    probes.expect_refused("train --device gpu0", "train", *TINY, "--device", "gpu0", "--run-id", "c",
+                          "--cache-dir", tmp_path, match="device")
+    assert not (tmp_path / "data").exists()  # refused before any preprocessing
+
+
+def test_nan_guard_is_one_line(tmp_path, monkeypatch):
+    import torch
+
+    from core.model.train import Trainer
+
+    monkeypatch.setattr(Trainer, "_loss", lambda self, x: torch.tensor(float("nan"), requires_grad=True))
+    probes.expect_refused("training loss becomes NaN", "train", *TINY, "--run-id", "nan", "--cache-dir",
+                          tmp_path, match="loss became nan.*learning rate")
+
+
+@pytest.mark.parametrize("cmd", ["sample", "derive", "recon"])
+def test_commands_on_a_run_still_training(cache, tmp_path, cmd):
+    run = open_run("r", cache)
+    (run.path / "z.npy").unlink()
+    (run.path / "weights.safetensors").unlink()
+    atomic.write_json(run.path / "status.json", {"state": "training", "epoch": 3, "epochs": 10})
+    extra = [] if cmd == "derive" else ["--out", tmp_path / "g.png"]
+    probes.expect_refused(f"{cmd} on a run still training", cmd, "r", *extra, "--cache-dir", cache,
+                          match="not complete.*training.*3/10")
+    probes.refused(f"open_run().z() on a run still training ({cmd})", run.z, NotReadyError, "not complete")
