@@ -8,6 +8,7 @@ import time
 import numpy as np
 import streamlit as st
 
+from core.errors import AtlasError
 from core.model.grid import tile
 from core.jobs import launch
 from core.store.paths import RunPaths
@@ -92,6 +93,15 @@ def training_panel(paths: RunPaths) -> None:
     else:
         st.warning(f"training of this run is not running (last state: {st_.get('state')}). "
                    "Start it again from the sidebar (it resumes from the last finished epoch).")
+    try:   # history.json is rewritten after every epoch: the curve grows while the run trains
+        hist = Run(paths.folder).history()
+    except AtlasError:
+        hist = []
+    if hist:
+        from dashboard import charts_stats
+
+        st.plotly_chart(charts_stats.loss_curves(hist), width="stretch", key="live_loss")
+        st.caption(f"Loss so far ({len(hist)} epochs finished); the curve grows while the training runs.")
     tail = launch.log_tail(paths.train_log)
     if tail:
         with st.expander("training log (last lines)"):

@@ -232,7 +232,8 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
         "source": cfg.dataset,
         "root": str(listing.root) if listing else None,
         "layout": listing.layout if listing else "synthetic",
-        "n_found": n_found, "n_ok": len(kept), "n_skipped": len(skipped),
+        # entries found: image files plus the entries the listing could not use
+        "n_found": n_found + (len(listing.problems) if listing else 0), "n_ok": len(kept), "n_skipped": len(skipped),
         "n_ignored": listing.n_ignored if listing else 0,
         "skipped": skipped,
         "skipped_counts": dict(Counter(r["reason"].split(":")[0] for r in skipped)),
@@ -250,7 +251,7 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
     atomic.write_json(path / "manifest.json", manifest)  # last: marks the cache complete
     if skipped:
         counts = ", ".join(f"{v} {k}" for k, v in manifest["skipped_counts"].items())
-        warnings.warn(f"{cfg.dataset}: skipped {len(skipped)} of {n_found} files ({counts}); "
+        warnings.warn(f"{cfg.dataset}: skipped {len(skipped)} of {manifest['n_found']} entries ({counts}); "
                       f"see {path / 'manifest.json'}", stacklevel=3)
     data = _load_cached(path, cfg, fp)
     if data is None:

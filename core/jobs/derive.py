@@ -24,6 +24,19 @@ UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
 
 
 DeriveBusyError = BusyError  # raised when another process derives the same run
+STRAY_AGE_S = 120   # a .tmp-* file untouched this long has no live writer (writes take seconds)
+
+
+def _clean_strays(folder) -> None:
+    """``.tmp-*`` files that killed writers left in ``derived/``. Other processes (a page
+    computing statistics) may write here without our lock, so only old ones go."""
+    now = time.time()
+    for stray in folder.glob(".tmp-*"):
+        try:
+            if now - stray.stat().st_mtime > STRAY_AGE_S:
+                stray.unlink()
+        except OSError:
+            pass
 
 
 def derive_status(paths: RunPaths) -> dict:
@@ -57,6 +70,7 @@ def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict
         return st
 
     with exclusive(run.paths.derive_lock, busy=f"run {run_id} is being derived by another process"):
+        _clean_strays(run.paths.derived)
         try:
             z = run.z(mmap=True)
             report("running", f"statistics of {len(z):,} z-points", 0.02)
