@@ -10,6 +10,7 @@ import pytest
 import probes
 from core.errors import BadInputError, NotReadyError
 from core.store import atomic
+from core.store.locks import exclusive
 from core.store.runs import open_run
 
 TINY = ["--dataset", "synthetic", "--synthetic-n", "40", "--image-size", "32", "--widths", "4,8,8,16",
@@ -57,12 +58,18 @@ def test_open_run_and_listing_ignore_path_ids(cache):
     probes.check("runs with a dot-folder in runs/", "handled" if rc == 0 and listed == ["r"] else "silent", out + err)
 
 
-def test_dashboard_jobs_refuse_path_run_ids(tmp_path):
-    from dashboard import jobs
+@pytest.mark.parametrize("bad", ["../x", "/tmp", ".", "a/b"])
+def test_dashboard_launch_refuses_path_run_ids(tmp_path, bad):
+    """What the New-run form and the Resume button call."""
+    from core.config import make_config
+    from core.jobs import launch
 
-    probes.refused("dashboard start_training('../x')", lambda: jobs.start_training("../x", tmp_path),
+    cfg = make_config(image_size=32, z_dim=8, epochs=1, synthetic_n=40, widths=(4, 8, 8, 16))
+    probes.refused(f"dashboard start_training({bad!r})", lambda: launch.start_training(bad, cfg, tmp_path),
                    BadInputError, "run id")
-    assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
+    probes.refused(f"dashboard resume_training({bad!r})", lambda: launch.resume_training(bad, tmp_path),
+                   BadInputError, "run id")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []   # nothing launched, nothing written
 
 
 # -- items 5 and 12: nonsense and oversized numbers --------------------------------------------
@@ -140,6 +147,9 @@ def test_commands_on_a_run_still_training(cache, tmp_path, cmd):
     (run.path / "weights.safetensors").unlink()
     atomic.write_json(run.path / "status.json", {"state": "training", "epoch": 3, "epochs": 10})
     extra = [] if cmd == "derive" else ["--out", tmp_path / "g.png"]
-    probes.expect_refused(f"{cmd} on a run still training", cmd, "r", *extra, "--cache-dir", cache,
-                          match="not complete.*training.*3/10")
-    probes.refused(f"open_run().z() on a run still training ({cmd})", run.z, NotReadyError, "not complete")
+    with exclusive(run.path / ".lock"):     # a live training holds the run's lock
+        probes.expect_refused(f"{cmd} on a run still training", cmd, "r", *extra, "--cache-dir", cache,
+                              match="not complete.*training.*3/10")
+        probes.refused(f"open_run().z() on a run still training ({cmd})", run.z, NotReadyError, "not complete")
+    probes.expect_refused(f"{cmd} on a killed (interrupted) run", cmd, "r", *extra, "--cache-dir", cache,
+                          match="not complete.*interrupted.*resume")
