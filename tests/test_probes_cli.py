@@ -33,12 +33,13 @@ def test_train_refuses_run_id_that_is_not_a_plain_name(tmp_path, bad):
     victim.mkdir()
     (victim / "history.json").write_text("the user's own file")
     rid = str(victim) if bad == "ABS" else bad
-    probes.expect_refused(f"train --run-id {bad!r}", "train", *TINY, "--run-id", rid,
-                          "--cache-dir", tmp_path / "cache", match="run id")
-    assert (victim / "history.json").read_text() == "the user's own file"
-    assert sorted(os.listdir(victim)) == ["history.json"]
-    lost = [p for p in (tmp_path / "cache").rglob("*")] if (tmp_path / "cache").exists() else []
-    assert not lost, lost  # nothing prepared, nothing written
+    rc, out, err, exc = probes.run_cli("train", *TINY, "--run-id", rid, "--cache-dir", tmp_path / "cache")
+    outcome = probes.classify_refusal(rc, err, exc, "run id")
+    if (victim / "history.json").read_text() != "the user's own file" or sorted(os.listdir(victim)) != ["history.json"]:
+        outcome = "lost"   # the user's folder was written into
+    probes.check(f"train --run-id {bad!r}", outcome, f"rc={rc}\n{err}")
+    written = [p for p in (tmp_path / "cache").rglob("*")] if (tmp_path / "cache").exists() else []
+    assert not written, written  # nothing prepared, nothing written
 
 
 @pytest.mark.parametrize("cmd", ["sample", "derive", "recon"])
