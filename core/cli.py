@@ -24,13 +24,19 @@ def _parse_params(pairs: list[str]) -> dict:
     return out
 
 
-def _check_out(out: str, option: str = "--out") -> str:
-    """An output file name, not a folder (``DIR/`` or an existing directory)."""
+def _check_out(out: str, option: str = "--out", suffix: str = ".png") -> str:
+    """An output file name, not a folder (``DIR/`` or an existing directory), whose folder can
+    exist: checked before any work is done."""
     p = Path(out)
     if out.endswith(("/", "\\")) or p.is_dir():
-        raise BadInputError(f"{option} {out!r} is a folder; give a file name, e.g. {option} {p / 'grid.png'}")
-    if p.suffix.lower() != ".png":
-        raise BadInputError(f"{option} {out!r} must end in .png (the grid is written as PNG)")
+        raise BadInputError(f"{option} {out!r} is a folder; give a file name, e.g. {option} {p / ('grid' + suffix)}")
+    if p.suffix.lower() != suffix:
+        raise BadInputError(f"{option} {out!r} must end in {suffix}")
+    for parent in p.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BadInputError(f"{option} {out!r}: {parent} is a file, not a folder")
+            break
     return out
 
 
@@ -212,6 +218,8 @@ def cmd_sample(a) -> int:
     _check_range("--n", a.n, 1, MAX_SAMPLE_N)
     _check_range("--cols", a.cols, 1, MAX_COLS)
     _check_out(a.out)
+    if a.save_z:
+        _check_out(a.save_z, "--save-z", ".npy")
     params = _parse_params(a.param)
     if a.fact is not None:
         params["fact"] = a.fact
@@ -233,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive}[a.cmd](a)
-    except (AtlasError, ValueError, FileNotFoundError, RuntimeError, KeyError, FloatingPointError) as e:
+    except (AtlasError, ValueError, OSError, RuntimeError, KeyError, FloatingPointError) as e:
         # one line a person can act on; the message names the file or option and the repair
+        if isinstance(e, OSError) and not isinstance(e, AtlasError) and e.filename:
+            e = f"cannot use {e.filename}: {e.strerror}"
         print(f"error: {str(e).strip() or type(e).__name__}".replace("\n", " "), file=sys.stderr)
         return 2

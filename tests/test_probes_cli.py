@@ -114,6 +114,17 @@ def test_sample_refuses_bad_options(cache, tmp_path, args, match):
     assert not (tmp_path / "g.png").exists()
 
 
+@pytest.mark.parametrize("what", ["--out under a file", "--save-z DIR/", "--save-z not .npy"])
+def test_sample_refuses_unwritable_outputs(cache, tmp_path, what):
+    (tmp_path / "afile").write_text("a file, not a folder")
+    args = {"--out under a file": ["--out", tmp_path / "afile" / "g.png"],
+            "--save-z DIR/": ["--out", tmp_path / "g.png", "--save-z", f"{tmp_path}/"],
+            "--save-z not .npy": ["--out", tmp_path / "g.png", "--save-z", tmp_path / "z.png"]}[what]
+    probes.expect_refused(f"sample {what}", "sample", "r", *args, "--cache-dir", cache,
+                          match="is a file|is a folder|must end in .npy")
+    assert not (tmp_path / "g.png").exists()
+
+
 def test_recon_refuses_bad_options(cache, tmp_path):
     probes.expect_refused("recon --n 100000", "recon", "r", "--n", "100000", "--out", tmp_path / "g.png",
                           "--cache-dir", cache, match="--n")
