@@ -22,6 +22,8 @@ PAGES = [
     ("views/projections.py", "Projections", ":material/scatter_plot:"),
     ("views/umap.py", "UMAP", ":material/bubble_chart:"),
     ("views/generator.py", "Generator", ":material/face:"),
+    ("views/navigate.py", "Navigate", ":material/route:"),
+    ("views/directions.py", "Directions", ":material/open_with:"),
 ]
 
 

@@ -1,0 +1,47 @@
+"""The navigation pages' st.cache_* wrappers (kept beside cached.py, which holds the rest, so
+the pages that others change in parallel share no lines with these): attribute directions,
+the attribute map and the decode-anywhere inverse of the 2-D map, keyed by run and options."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from dashboard import cached
+
+
+@st.cache_resource(max_entries=8, show_spinner="fitting a direction for every attribute (once per run)")
+def attribute_directions(run_id: str, root: str, method: str):
+    from core.navigation.attributes import attribute_directions as fit
+
+    gen = cached.generator(run_id, root)
+    return fit(gen.z, cached.index(run_id, root), cached.stats(run_id, root), method=method)
+
+
+@st.cache_data(max_entries=16, show_spinner="projecting the z-points onto the attribute direction")
+def attribute_plane(run_id: str, root: str, method: str, name: str) -> np.ndarray:
+    from core.navigation.attributes import attribute_plane as plane
+
+    u, _ = attribute_directions(run_id, root, method).get(name)
+    return plane(cached.generator(run_id, root).z, u, cached.stats(run_id, root))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def attribute_groups(run_id: str, root: str) -> dict[str, np.ndarray]:
+    from core.navigation.attributes import label_groups
+
+    return label_groups(cached.index(run_id, root))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def map_inverse(run_id: str, root: str, umap_ready: bool):
+    from core.navigation.inverse import MapInverse
+
+    layout = cached.map_layout(run_id, root, umap_ready)
+    return MapInverse(layout.coords, cached.generator(run_id, root).z)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def probes(run_id: str, root: str, umap_ready: bool) -> np.ndarray:
+    from dashboard.charts_nav import probe_grid
+
+    return probe_grid(cached.map_layout(run_id, root, umap_ready).coords)
