@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fact", type=float, help="width factor of box / pca_box")
     s.add_argument("--n", type=int, default=21, help=f"number of faces, 1 to {MAX_SAMPLE_N:,}")
     s.add_argument("--cols", type=int, default=7, help=f"faces per row, 1 to {MAX_COLS}")
+    s.add_argument("--scale", type=int, default=1, help="enlarge the grid N times (sharp pixels), 1 to 16")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="any other sampler parameter, e.g. --param b=2.0 --param k=10")
@@ -217,6 +218,7 @@ def cmd_sample(a) -> int:
 
     _check_range("--n", a.n, 1, MAX_SAMPLE_N)
     _check_range("--cols", a.cols, 1, MAX_COLS)
+    _check_range("--scale", a.scale, 1, 16)
     _check_out(a.out)
     if a.save_z:
         _check_out(a.save_z, "--save-z", ".npy")
@@ -225,7 +227,7 @@ def cmd_sample(a) -> int:
         params["fact"] = a.fact
     gen = RunSampler(open_run(a.run_id, a.cache_dir))
     batch = gen.batch(a.sampler, a.n, seed=a.seed, **params)
-    atomic.write_bytes(a.out, to_png(batch.images, cols=a.cols))
+    atomic.write_bytes(a.out, to_png(batch.images, cols=a.cols, scale=a.scale))
     if a.save_z:
         atomic.save_npy(a.save_z, batch.z.astype(np.float32))
     d = batch.diagnostics

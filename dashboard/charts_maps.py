@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard import isolines
 from dashboard.charts_stats import REAL, SAMPLE, _style
 
 QUALITATIVE = ["#4C78A8", "#F58518", "#54A24B", "#B279A2", "#EECA3B", "#72B7B2", "#9D755D",
@@ -40,14 +41,15 @@ def projection_scatter(xy: np.ndarray, mean: np.ndarray, cov: np.ndarray, labels
     fig.add_scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name=f"real z-points ({len(xy):,})",
                       marker=dict(size=marker_size(len(xy)) - 1, color=REAL, opacity=0.35),
                       hovertemplate=f"{labels[0]} %{{x:.3f}}<br>{labels[1]} %{{y:.3f}}<extra></extra>")
-    xc, yc, h = density_grid(density_xy if density_xy is not None else xy)
-    fig.add_contour(x=xc, y=yc, z=h, showscale=False, name="density", ncontours=8, hoverinfo="skip",
-                    contours=dict(coloring="none"), line=dict(color="#1f3b5c", width=1), opacity=0.8,
-                    showlegend=True)
+    # contours and ellipses as WebGL lines: plotly draws WebGL above SVG, so SVG lines would
+    # vanish under a dense WebGL cloud (dashboard/isolines.py)
+    cx, cy = isolines.polyline(*density_grid(density_xy if density_xy is not None else xy))
+    fig.add_scattergl(x=cx, y=cy, mode="lines", name="density", hoverinfo="skip",
+                      line=dict(color="#1f3b5c", width=1), opacity=0.8)
     for k in (1, 2, 3):
         e = ellipse_xy(mean, cov, k)
-        fig.add_scatter(x=e[:, 0], y=e[:, 1], mode="lines", name=f"{k}σ ellipse", hoverinfo="skip",
-                        line=dict(color="#333", width=1.6, dash=SIGMA_DASH[k]))
+        fig.add_scattergl(x=e[:, 0], y=e[:, 1], mode="lines", name=f"{k}σ ellipse", hoverinfo="skip",
+                          line=dict(color="#333", width=1.6, dash=SIGMA_DASH[k]))
     if batch_xy is not None and len(batch_xy):
         fig.add_scattergl(x=batch_xy[:, 0], y=batch_xy[:, 1], mode="markers", name="current batch",
                           marker=dict(size=10, color=SAMPLE, symbol="diamond", line=dict(color="white", width=1)),

@@ -73,6 +73,12 @@ def decode(rid: str, root: str, points: np.ndarray) -> np.ndarray:
     return cached.decode(rid, root, p.tobytes(), p.shape[1])
 
 
+def show_strip(images: np.ndarray, caption: str, cols: int | None = None, face_px: int = 96) -> None:
+    """A row (or grid) of faces that fills the page width instead of running past it."""
+    jpeg, width = widgets.face_jpeg(images, cols or len(images), face_px)
+    st.image(jpeg, caption=caption, width="stretch" if width > 900 else width, output_format="JPEG")
+
+
 def reference(rid: str, root: str) -> dict[str, float]:
     ref = cached.generator(rid, root).heldout_reference
     return {"Mahalanobis radius": ref["real_mahalanobis_median"],
@@ -84,7 +90,7 @@ def strip(rid: str, root: str, s, points: np.ndarray, caption: str, steps_label=
     """Decoded faces of points [n, d] in one row, then Mahalanobis radius and nearest-real
     distance per step against the held-out real points' medians."""
     images = decode(rid, root, points)
-    widgets.show_faces(images, caption=caption, cols=len(points), face_px=80)
+    show_strip(images, caption)
     m = paths.step_measures(points, s, cached.knn(rid, root))
     x = np.arange(len(points)) if steps_label is None else np.asarray(steps_label)
     series = {"Mahalanobis radius": m.maha, "nearest real distance": m.nn_dist}

@@ -102,3 +102,11 @@ def test_directions_attributes(env):
     assert any("less Smiling ← → more Smiling" in c for _, c in images(at))
     aucs = table["held-out AUC"].to_numpy()
     assert np.all(np.diff(aucs) <= 1e-12) and np.nanmax(aucs) > 0.6
+
+
+@pytest.mark.parametrize("page", ["components", "projections"])
+def test_normality_verdict_is_shown(env, page):
+    at = open_page(page)
+    labels = [e.label for e in at.expander]
+    assert any(lab.startswith("Is the core a multivariate normal? ") for lab in labels), labels
+    assert any("Mardia's kurtosis" in m.value for m in at.markdown)

@@ -44,6 +44,7 @@ def test_click_on_real_point_shows_original_reconstruction_neighbours(app):
     assert not at.exception, [e.value for e in at.exception]
     caps = captions(at)
     assert caps[0] == "original image #5"
+    assert any(c.value.startswith("image id ") for c in at.caption)        # the file, not only the row
     assert "decoded" in caps[1]
     assert caps[2].startswith("nearest real z-points") and "#5 " not in caps[2]   # itself excluded
 

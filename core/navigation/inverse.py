@@ -31,13 +31,13 @@ class MapInverse:
     """Latent vectors for map locations of an embedding coords [N, 2] of z [N, d]."""
 
     def __init__(self, coords: np.ndarray, z: np.ndarray, k: int = 15, seed: int = 0,
-                 spacing_sample: int = 2000):
+                 spacing_sample: int = 2000, stats=None):
         coords = np.asarray(coords, np.float64)
         if coords.ndim != 2 or coords.shape[1] != 2 or len(coords) != len(z):
             raise BadInputError(f"coords must be [N={len(z)}, 2], got {coords.shape}")
         if len(z) < 2:
             raise BadInputError("a map inverse needs at least 2 z-points")
-        self.coords, self.z = coords, z
+        self.coords, self.z, self.stats = coords, z, stats
         self.k = int(min(k, len(z)))
         # typical distance between a point and its nearest map neighbour (median, sampled)
         rng = np.random.default_rng(seed)
@@ -50,7 +50,11 @@ class MapInverse:
         """Squared map distances [n, N] (N = 200,000 is 1.6 MB a query: fine)."""
         return ((xy[:, None, :] - self.coords[None]) ** 2).sum(-1)
 
-    def __call__(self, xy) -> Inverse:
+    def __call__(self, xy, keep_radius: bool | None = None) -> Inverse:
+        """Vectors for map locations xy [n, 2]. keep_radius (default: when stats were given)
+        scales each blend about the cloud's mean to its neighbours' weighted Mahalanobis
+        radius: a weighted mean of points on a shell lies inside it (toward the average
+        face), and real faces live on the shell."""
         xy = np.atleast_2d(np.asarray(xy, np.float64))
         if xy.shape[1] != 2 or not np.isfinite(xy).all():
             raise BadInputError(f"map locations must be finite [n, 2], got {xy.shape}")
@@ -64,4 +68,10 @@ class MapInverse:
         w /= w.sum(1, keepdims=True)
         zn = np.asarray(self.z[rows.ravel()], np.float64).reshape(rows.shape + (-1,))  # [n, k, d]
         out = np.einsum("nk,nkd->nd", w, zn)
+        if keep_radius if keep_radius is not None else self.stats is not None:
+            if self.stats is None:
+                raise BadInputError("keep_radius needs the run's statistics (MapInverse(..., stats=))")
+            target = (w * np.asarray(self.stats.maha, np.float64)[rows]).sum(1)
+            r = self.stats.mahalanobis(out)
+            out = self.stats.pca_mean + (out - self.stats.pca_mean) * (target / np.maximum(r, 1e-12))[:, None]
         return Inverse(out, rows, w, dk[:, 0] / self.spacing)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_stats as charts, widgets
+from dashboard import charts_stats as charts, normality_panel, widgets
 
 
 def _table(s) -> int | None:
@@ -52,6 +52,8 @@ def render() -> None:
     c1.metric("off-origin", f"{s.off_origin[j]:.2f}", help="|center| / half-width; rank "
               f"{int((s.off_origin > s.off_origin[j]).sum()) + 1} of {s.d}")
     c1.metric("skew / ex. kurtosis", f"{s.skew[j]:.2f} / {s.kurtosis[j]:.2f}")
+    c1.metric("D'Agostino p (core)", f"{s.norm_p[j]:.2g}", help="normality test of this component on the "
+              "points inside the 3σ-equivalent radius; with thousands of points judge skew/kurtosis too")
     with c2:
         st.plotly_chart(charts.component_hist(s.hist_edges[j], s.hist_counts[j], float(s.center[j]),
                                               float(s.half_width[j]), float(s.fit_amplitude[j]), j),
@@ -59,6 +61,7 @@ def render() -> None:
         st.caption(f"Number distribution of component z{j} over all {s.n:,} z-points (bars) with the "
                    "Gaussian fitted to it (black); the solid red line is its center, the dashed lines "
                    "center ± half-width, the dotted grey line the origin.")
+    normality_panel.show(s)
     st.subheader("All components")
     sel = _table(s)
     if sel != st.session_state.get("comp_last_sel"):   # react to a new click only, not a kept one

@@ -39,8 +39,8 @@ def axis_sliders(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
 def axis_strips(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
     n = st.slider("main axes to show as strips", 1, min(12, s.pca_rank), min(5, s.pca_rank), key="dir_n_strips")
     pts = np.concatenate([traverse.axis_strip(s, base, k, 3.0, 7) for k in range(int(n))])
-    widgets.show_faces(nav_ui.decode(rid, root, pts), cols=7, face_px=80,
-                       caption=f"one row per main axis 0 … {int(n) - 1}: {label} moved −3σ, −2σ, …, +3σ along it "
+    nav_ui.show_strip(nav_ui.decode(rid, root, pts), cols=7, face_px=96,
+                      caption=f"one row per main axis 0 … {int(n) - 1}: {label} moved −3σ, −2σ, …, +3σ along it "
                                "(the middle column is the base face)")
 
 

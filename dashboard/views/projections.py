@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cached, charts_stats as charts, planes, state, widgets
+from dashboard import cached, charts_stats as charts, normality_panel, planes, state, widgets
 
 PLANES = {"coord": "coordinate plane (z_i, z_j)", "pca": "PCA main axes (a, b)"}
 
@@ -62,6 +62,7 @@ def render() -> None:
                f"contour lines show the point density, the solid/dashed/dotted ellipses the 1-, 2-, "
                f"3-σ confidence ellipses of the fitted 2-D Gaussian (r = {r:.3f}). Orange diamonds: "
                f"the current batch, {state.batch_label()}.")
+    normality_panel.show(s)
     st.subheader("Radii: real vs sampled vectors")
     _radii(rid, root, s)
 

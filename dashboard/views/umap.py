@@ -56,6 +56,11 @@ def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None)
 def _show_point(rid: str, root: str, curve: int, i: int) -> None:
     if curve == 0:
         st.markdown(f"**real z-point #{i}**")
+        idx = cached.index(rid, root)
+        if i < len(idx) and "image_id" in idx:
+            where = f" · {idx['path'].iloc[i]}" if "path" in idx else ""
+            st.caption(f"image id {idx['image_id'].iloc[i]}{where} · {idx['partition'].iloc[i]}"
+                       if "partition" in idx else f"image id {idx['image_id'].iloc[i]}{where}")
         try:
             n_img = len(cached.images(rid, root))
         except FileNotFoundError as e:

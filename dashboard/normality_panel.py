@@ -1,0 +1,24 @@
+"""'Is the core a multivariate normal?': the normality figures the statistics already hold
+(core.analysis.normality.verdict), in words, for the Components and Projections pages."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.analysis.normality import verdict
+
+
+def show(s, expanded: bool = False) -> None:
+    v = verdict(s)
+    with st.expander(f"Is the core a multivariate normal? {v['headline'].split(':')[0]}", expanded=expanded):
+        st.markdown(f"**{v['headline']}**")
+        st.markdown("\n".join(f"- {line}" for line in v["details"]))
+        st.dataframe(pd.DataFrame([(k, *vals) for k, vals in v["table"].items()],
+                                  columns=["measure", "this run", "a Gaussian", "p-value"]),
+                     hide_index=True, width="stretch",
+                     column_config={"this run": st.column_config.NumberColumn(format="%.4g"),
+                                    "a Gaussian": st.column_config.NumberColumn(format="%.4g"),
+                                    "p-value": st.column_config.NumberColumn(format="%.2g")})
+        st.caption("With thousands of points every test rejects; judge the effect sizes. The core is the "
+                   "points inside the Mahalanobis radius holding a Gaussian's ±3σ mass (the tails are cut "
+                   "so outliers do not decide); skewness on a seeded subsample of 2,000 core points.")
