@@ -195,3 +195,44 @@ def test_click_on_umap_point_shows_decoded_face(app_url, page):
     assert any("reconstruction, decoded from its z-point" in o["caption"] and o["w"] > 0 and o["h"] > 0
                for o in decoded), decoded
     assert page.get_by_text(f"original image #{target['i']}").count() >= 1
+
+
+# A probe-grid point (trace 1 of the Navigate map) well inside the plot and away from every
+# real z-point: an empty spot of the map.
+EMPTY_SPOT_JS = """(gd) => {
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, box = gd.getBoundingClientRect();
+  const px = (t, i) => [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
+  const real = gd._fullData[0], probe = gd._fullData[1];
+  const pts = Array.from(real.x, (_, i) => px(real, i));
+  const x0 = box.left + xa._offset, y0 = box.top + ya._offset, m = 40;
+  let best = null;
+  for (let i = 0; i < probe.x.length; i += 1) {
+    const p = px(probe, i);
+    if (p[0] < x0 + m || p[0] > x0 + xa._length - m || p[1] < y0 + m || p[1] > y0 + ya._length - m) continue;
+    const gap = Math.min(...pts.map(q => Math.hypot(p[0] - q[0], p[1] - q[1])));
+    if (gap > 10 && (!best || gap > best.gap)) best = {i, x: p[0], y: p[1], gap};
+  }
+  return best;
+}"""
+
+
+def test_click_on_empty_spot_of_navigate_map_decodes_a_face(app_url, page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{app_url}/navigate")
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    page.get_by_text("Click any spot of the map").wait_for(timeout=PAGE_WAIT_MS)
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                           " return gd && gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'; }",
+                           timeout=PAGE_WAIT_MS)
+    target = plot.evaluate(EMPTY_SPOT_JS)
+    assert target is not None, "no empty spot found on the map"
+    page.mouse.move(target["x"], target["y"])
+    hover = page.locator(".hoverlayer .hovertext")
+    hover.first.wait_for(timeout=10_000)
+    assert "decode here" in hover.first.text_content()
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_function(f"() => ({DECODED_IMAGES_JS})().some(o => o.caption.includes('decoded: map spot')"
+                           " && o.complete && o.w > 0)", timeout=DECODE_WAIT_MS)
+    page.get_by_text("point spacings").first.wait_for(timeout=DECODE_WAIT_MS)
+    page.screenshot(path=ARTIFACTS / "browser-navigate-empty-spot.png", full_page=True)
