@@ -136,16 +136,15 @@ def attribute_directions(z, index: pd.DataFrame, stats, *, method: str = "mean_d
                             f"{MIN_GROUP} members in each group (train and held-out)")
     G = np.stack([groups[n] for n in names], 1)                      # [N, m]
     zt = np.asarray(z[train], np.float64) if len(train) < len(z) else np.asarray(z, np.float64)
-    if method == "mean_diff":
-        raw = mean_diff_directions(zt, G[train])
-    else:
-        raw = np.stack([logistic_direction(zt, G[train, j], seed) for j in range(len(names))])
+    diff = mean_diff_directions(zt, G[train])                          # [m, d]
+    raw = diff if method == "mean_diff" else \
+        np.stack([logistic_direction(zt, G[train, j], seed) for j in range(len(names))])
     unit = raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-300)
     sigma = np.sqrt(np.einsum("md,de,me->m", unit, stats.cov, unit))  # u^T C u
     proj_h = np.asarray(z[np.flatnonzero(held)], np.float64) @ unit.T  # [n_held, m]
     aucs = np.array([auc(proj_h[:, j], G[held, j]) for j in range(len(names))])
     # separation of the class means along the direction, in units of the cloud's spread there
-    sep = (raw * unit).sum(1) / np.maximum(sigma, 1e-300)
+    sep = (diff * unit).sum(1) / np.maximum(sigma, 1e-300)
     cos = np.abs(unit @ stats.pca_components[:min(stats.d, 50)].T)      # [m, <=50]
     table = pd.DataFrame({
         "attribute": names, "positives": G.sum(0), "share": G.mean(0), "held-out AUC": aucs,
