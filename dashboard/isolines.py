@@ -55,4 +55,4 @@ def polyline(xc: np.ndarray, yc: np.ndarray, h: np.ndarray, n_levels: int = 8) -
         if len(seg):
             xs += np.column_stack([seg[:, 0, 0], seg[:, 1, 0], np.full(len(seg), np.nan)]).ravel().tolist()
             ys += np.column_stack([seg[:, 0, 1], seg[:, 1, 1], np.full(len(seg), np.nan)]).ravel().tolist()
-    return [None if v != v else v for v in xs], [None if v != v else v for v in ys]
+    return [None if np.isnan(v) else v for v in xs], [None if np.isnan(v) else v for v in ys]

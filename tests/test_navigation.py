@@ -8,7 +8,8 @@ import pytest
 from core.analysis.latent_stats import latent_stats
 from core.analysis.neighbors import KNNIndex
 from core.errors import BadInputError
-from core.navigation import attributes as attr, paths, traverse
+from core.navigation import attributes as attr
+from core.navigation import paths, traverse
 from core.navigation.inverse import MapInverse
 
 

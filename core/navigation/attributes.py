@@ -37,7 +37,7 @@ def label_groups(index: pd.DataFrame) -> dict[str, np.ndarray]:
         values = pd.unique(s.dropna())
         numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
         if len(values) == 2:
-            hi = max(values) if numeric else sorted(map(str, values))[-1]
+            hi = max(values) if numeric else max(map(str, values))
             out[col] = (s == hi).to_numpy() if numeric else (s.astype(str) == hi).to_numpy()
         elif numeric and len(values) > MAX_LEVELS:
             med = float(s.median())

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from core.navigation import traverse
-from dashboard import cached, cached_nav, charts_nav, nav_ui, state, widgets
+from dashboard import cached_nav, charts_nav, nav_ui, state, widgets
 
 N_SLIDERS = 6
 METHODS = {"mean_diff": "difference of class means", "logistic": "logistic-regression normal"}
