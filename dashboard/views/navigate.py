@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.jobs import launch
 from core.navigation import paths, traverse
-from dashboard import cached, cached_nav, charts_nav, jobs, nav_ui, planes, state, widgets
+from dashboard import cached, cached_nav, charts_nav, nav_ui, planes, state, widgets
 
 SECTIONS = {"path": "Path between two vectors", "nudge": "Micro-correlations of one vector"}
 
@@ -135,7 +136,7 @@ def render() -> None:
         return
     run, s = opened
     rid, root = run.run_id, state.root()
-    ready = jobs.umap_ready(run.path)
+    ready = launch.umap_ready(run.paths)
     layout = cached.map_layout(rid, root, ready)
     probes = cached_nav.probes(rid, root, ready)
     pick_from_map(rid, root, layout, probes)
