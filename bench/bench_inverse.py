@@ -61,7 +61,11 @@ def main() -> None:
     recon = gen.decode(z[held]).astype(np.float64)
     blend = MapInverse(emb.coords, z[train])
     shell = MapInverse(emb.coords, z[train], stats=s)
-    methods = {"kNN blend (MapInverse)": lambda xy: blend(xy).z,
+    nearest = MapInverse(emb.coords, z[train], k=1)
+    mean = z[train].astype(np.float64).mean(0)
+    methods = {"baseline: the training mean": lambda xy: np.repeat(mean[None], len(xy), 0),
+               "nearest map point (MapInverse k=1)": lambda xy: nearest(xy).z,
+               "kNN blend (MapInverse)": lambda xy: blend(xy).z,
                "kNN blend + radius (MapInverse, stats=)": lambda xy: shell(xy).z,
                "umap-learn inverse_transform": lambda xy: reducer.inverse_transform(xy)}
     reducer.inverse_transform(xy_held[:2])                         # numba compile outside timing

@@ -121,8 +121,8 @@ def show_nudge(rid: str, root: str, s, label: str, nd) -> None:
         st.info(f"The images of the nearest real z-points are not available: {e}")
         imgs = None
     if imgs is not None:
-        widgets.show_faces(imgs, cols=min(len(nd.rows), 10), face_px=72,
-                           caption=f"the {len(nd.rows)} nearest real z-points of {label}: " + ", ".join(
+        nav_ui.show_strip(imgs, cols=min(len(nd.rows), 10), face_px=72,
+                          caption=f"the {len(nd.rows)} nearest real z-points of {label}: " + ", ".join(
                                f"{nav_ui.image_label(rid, root, int(r))} ({d:.2f})" for r, d in zip(nd.rows, nd.dists)))
     m = nav_ui.strip(rid, root, s, nd.points, f"{label} nudged toward their mean, alpha = "
                      + ", ".join(f"{a:.2f}" for a in nd.alphas), steps_label=nd.alphas, x_title="alpha", key="nudge")
@@ -172,9 +172,11 @@ def render() -> None:
         fig, shown, total, _ = planes.plane_figure(rid, "pca", 0, 1, overlay=False, height=520)
         charts_nav.add_lines(fig, {f"{k} path": s.to_pca(p)[:, :2] for k, p in walks.items()})
         st.plotly_chart(fig, width="stretch", key="nav_plane")
+        why = ("a straight path between two real points cuts inside the shell where real points live; the "
+               "shell path keeps their Mahalanobis radius." if section == "path" else
+               "the nudge pulls the vector toward the mean of its neighbours, which lies inside their shell.")
         st.caption(f"The same walks on the plane of main axes 0 and 1 ({shown:,} of {total:,} z-points drawn), "
-                   "with the 1-, 2-, 3-σ ellipses: a straight path between two real points cuts inside the "
-                   "shell where real points live; the shell path keeps their Mahalanobis radius.")
+                   f"with the 1-, 2-, 3-σ ellipses: {why}")
 
 
 if __name__ == "__main__":
