@@ -47,3 +47,17 @@ def probes(run_id: str, root: str, umap_ready: bool) -> np.ndarray:
     from dashboard.charts_nav import probe_grid
 
     return probe_grid(cached.map_layout(run_id, root, umap_ready).coords)
+
+
+@st.cache_resource(show_spinner=False)
+def face_detector():
+    """core.quality.faces.has_face (OpenCV's Haar cascade) when that package and OpenCV are
+    installed, else None: the strips then show no face column."""
+    try:
+        from core.errors import AtlasError
+        from core.quality.faces import has_face
+
+        has_face(np.zeros((1, 64, 64, 3), np.uint8))          # loads the cascade once
+    except (ImportError, AtlasError, AttributeError):
+        return None
+    return has_face

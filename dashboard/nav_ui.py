@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.navigation import paths
-from dashboard import cached, charts_nav, state, widgets
+from dashboard import cached, cached_nav, charts_nav, state, widgets
 
 KINDS = {"row": "real z-point (row or image id)", "map": "spot picked on the map",
          "batch": "vector of the current batch", "center": "the cloud's center",
@@ -91,11 +91,15 @@ def strip(rid: str, root: str, s, points: np.ndarray, caption: str, steps_label=
     distance per step against the held-out real points' medians."""
     images = decode(rid, root, points)
     show_strip(images, caption)
-    m = paths.step_measures(points, s, cached.knn(rid, root))
+    m = paths.step_measures(points, s, cached.knn(rid, root), images, cached_nav.face_detector())
     x = np.arange(len(points)) if steps_label is None else np.asarray(steps_label)
     series = {"Mahalanobis radius": m.maha, "nearest real distance": m.nn_dist}
+    if m.face_rate is not None:
+        series["face found (Haar)"] = m.face_rate
     st.plotly_chart(charts_nav.measures_figure(x, series, reference(rid, root), x_title), width="stretch",
                     key=f"measures_{key}")
+    if m.face_rate is None:
+        st.caption("No face column: the Haar face detector (core.quality.faces, OpenCV) is not installed.")
     return m
 
 

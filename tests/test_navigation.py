@@ -72,6 +72,10 @@ def test_step_measures_match_brute_force(cloud):
     np.testing.assert_allclose(m.nn_dist, brute.min(1), rtol=1e-4)
     np.testing.assert_allclose(m.maha, s.mahalanobis(pts))
     assert m.nn_dist[0] == pytest.approx(0, abs=1e-3) and m.face_rate is None
+    imgs = np.zeros((5, 8, 8, 3), np.uint8)
+    imgs[[1, 3]] = 200
+    m = paths.step_measures(pts, s, KNNIndex(z), imgs, lambda im: im.mean(axis=(1, 2, 3)) > 100)
+    np.testing.assert_array_equal(m.face_rate, [0, 1, 0, 1, 0])
 
 
 def test_traversal_along_a_known_axis_moves_only_that_axis(cloud):
