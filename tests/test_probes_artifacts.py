@@ -42,7 +42,8 @@ def _randomize_payload(path: Path) -> None:
     path.write_bytes(bytes(b))
 
 
-@pytest.mark.parametrize("damage", ["random_bytes", "truncated", "random_payload", "empty", "nan_tensor"])
+@pytest.mark.parametrize("damage", ["random_bytes", "truncated", "random_payload", "empty", "nan_tensor",
+                                    "other_model", "deleted"])
 def test_damaged_weights_are_named(run, tmp_path, damage):
     w = run.path / "weights.safetensors"
     if damage == "random_bytes":
@@ -53,13 +54,18 @@ def test_damaged_weights_are_named(run, tmp_path, damage):
         _randomize_payload(w)
     elif damage == "empty":
         w.write_bytes(b"")
+    elif damage == "other_model":   # weights copied over from a run with another z_dim
+        probes.make_run(tmp_path / "other", "o", z_dim=9)
+        w.write_bytes((tmp_path / "other" / "runs" / "o" / "weights.safetensors").read_bytes())
+    elif damage == "deleted":
+        w.unlink()
     else:
         from safetensors.torch import load_file, save_file
 
         state = load_file(str(w))
         state["to_z.weight"][0, 0] = float("nan")
         save_file(state, str(w), metadata={"model_config": atomic.json.dumps(run.config.model.to_dict())})
-    _sample(run, tmp_path, f"sample with weights {damage}", r"weights\.safetensors is broken.*python -m core train")
+    _sample(run, tmp_path, f"sample with weights {damage}", r"weights\.safetensors is (broken|missing).*python -m core train")
     probes.refused(f"Run.load_model with weights {damage}", run.load_model, BrokenArtifactError, "weights.safetensors")
 
 
@@ -134,6 +140,10 @@ INCONSISTENT = {"z.npy fewer rows than index": (_fewer_z_rows, r"35 z-points but
                 "z.npy z_dim 9 vs config 8": (_wrong_z_dim, r"9 columns.*z_dim 8"),
                 "z.npy float64": (_float64_z, r"not a float32"),
                 "z.npy random bytes": (_garbage_z, r"z\.npy is broken"),
+                "z.npy deleted from a done run": (lambda run: (run.path / "z.npy").unlink(),
+                                                  r"z\.npy is broken: is missing although the run is done"),
+                "index.parquet deleted": (lambda run: (run.path / "index.parquet").unlink(),
+                                          r"index\.parquet is broken: is missing"),
                 "index.parquet garbage": (_garbage_index, r"index\.parquet is broken"),
                 "images.npy fewer rows": (_fewer_images, r"images\.npy is broken: has 30 images")}
 

@@ -130,6 +130,8 @@ class Run:
         if self.complete:
             return
         st = self.status()
+        if st.get("state") == DONE:   # finished once, then a file went missing
+            raise BrokenArtifactError(self.paths.z, "is missing although the run is done", self.rebuild)
         where = f" (epoch {st['epoch']}/{st['epochs']})" if st.get("epoch") and st.get("epochs") else ""
         raise NotReadyError(f"run {self.run_id!r} is not complete: its state is {st.get('state', 'unknown')!r}"
                             f"{where}; wait for its training to finish, or resume it with "
@@ -181,7 +183,11 @@ class Run:
 
         p = self._need(self.paths.weights)
         try:
-            return load_model(p, self.config.model, device=device)
+            model = load_model(p, self.config.model, device=device)
+            if model.cfg != self.config.model:  # e.g. weights copied over from another run
+                raise BrokenArtifactError(p, f"made for another model ({model.cfg}) than the run's config "
+                                          f"({self.config.model})")
+            return model
         except BrokenArtifactError as e:
             raise BrokenArtifactError(e.path, e.why, self.rebuild) from None
         except AtlasError:
