@@ -110,3 +110,12 @@ def test_normality_verdict_is_shown(env, page):
     labels = [e.label for e in at.expander]
     assert any(lab.startswith("Is the core a multivariate normal? ") for lab in labels), labels
     assert any("Mardia's kurtosis" in m.value for m in at.markdown)
+
+
+def test_navigate_decodes_on_the_main_axis_plane_too(env):
+    at = open_page("navigate")
+    at.radio(key="nav_plane_kind").set_value("main axes 0, 1").run()
+    at.button(key="nav_decode_xy").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(c.startswith("decoded: map spot") for _, c in images(at))
+    assert any("plane of the first two PCA main axes;" in c.value for c in at.caption)

@@ -28,7 +28,7 @@ def _points(ev) -> list:
 
 def pick_from_map(rid: str, root: str, layout, probes: np.ndarray) -> None:
     """Turn the map's last click (kept by streamlit under the chart's key) into MAP_PICK."""
-    pts = _points(st.session_state.get("nav_map"))
+    pts = _points(st.session_state.get(f"nav_map_{layout.kind}"))
     if len(pts) != 1:
         return
     p = pts[0]
@@ -136,11 +136,15 @@ def render() -> None:
         return
     run, s = opened
     rid, root = run.run_id, state.root()
-    ready = launch.umap_ready(run.paths)
+    c1, c2 = st.columns([3, 2])
+    section = c1.radio("walk", list(SECTIONS), format_func=SECTIONS.get, horizontal=True, key="nav_section")
+    plane = c2.radio("map", ["UMAP", "main axes 0, 1"], horizontal=True, key="nav_plane_kind",
+                     help="decode anywhere on the UMAP or on the plane of the first two main axes")
+    # map_layout(..., False) is the PCA plane: the same machinery decodes spots of either
+    ready = launch.umap_ready(run.paths) and plane == "UMAP"
     layout = cached.map_layout(rid, root, ready)
     probes = cached_nav.probes(rid, root, ready)
     pick_from_map(rid, root, layout, probes)
-    section = st.radio("walk", list(SECTIONS), format_func=SECTIONS.get, horizontal=True, key="nav_section")
     nudge = None
     if section == "path":
         walks = path_controls(rid, root, s)
@@ -154,8 +158,9 @@ def render() -> None:
     left, right = st.columns([3, 1.2])
     with left:
         st.plotly_chart(charts_nav.nav_map(layout.coords, layout.axis_titles, probes, lines, marks),
-                        width="stretch", key="nav_map", on_select="rerun", selection_mode="points")
-        what = "UMAP" if layout.kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
+                        width="stretch", key=f"nav_map_{layout.kind}", on_select="rerun", selection_mode="points")
+        what = "UMAP" if layout.kind == "umap" else "plane of the first two PCA main axes" + (
+            " (UMAP not ready yet)" if plane == "UMAP" else "")
         st.caption(f"All {len(layout.coords):,} z-points on the {what}; coloured lines: the walks below, "
                    "placed by their nearest z-points. Click a point or any empty spot to decode it.")
         _typed_location(rid, root, layout)
