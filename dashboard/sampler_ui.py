@@ -16,6 +16,16 @@ def widget_params(spec, d: int) -> dict:
     return {k: p for k, p in spec.params.items() if p.kind != "data" and p.default is not None}
 
 
+def _clamp(key: str, kind, lo, hi) -> None:
+    """Bring a remembered value into the widget's range. Writes the key only when the value
+    changes: any write makes the rerun force its value onto the browser's widget, which
+    then drops the key presses made while that rerun was running."""
+    v = st.session_state[key]
+    c = min(max(kind(v), lo), hi)
+    if c != v or type(v) is not kind:
+        st.session_state[key] = c
+
+
 def _widget(sampler: str, name: str, p, d: int, remembered: dict):
     key = state.seeded(f"gen_{sampler}_{name}", remembered.get(name, p.default))
     label, help_ = name, p.doc
@@ -24,7 +34,7 @@ def _widget(sampler: str, name: str, p, d: int, remembered: dict):
     if p.kind == "int":
         lo = int(p.lo) if p.lo is not None else 0
         hi = int(p.hi) if p.hi is not None else (d - 1 if "axis" in name else 1000)
-        st.session_state[key] = min(max(int(st.session_state[key]), lo), hi)
+        _clamp(key, int, lo, hi)
         return st.number_input(label, lo, hi, step=1, key=key, help=help_)
     if name in FLOAT_RANGES:
         lo, hi, step = FLOAT_RANGES[name]
@@ -32,7 +42,7 @@ def _widget(sampler: str, name: str, p, d: int, remembered: dict):
         lo, hi, step = float(p.lo), float(p.hi), (float(p.hi) - float(p.lo)) / 100
     else:
         lo, hi, step = (0.0 if not p.positive else 0.05), max(3.0, 4 * float(p.default)), 0.05
-    st.session_state[key] = min(max(float(st.session_state[key]), lo), hi)
+    _clamp(key, float, lo, hi)
     return st.slider(label, lo, hi, step=step, key=key, help=help_)
 
 

@@ -236,3 +236,27 @@ def test_click_on_empty_spot_of_navigate_map_decodes_a_face(app_url, page):
                            " && o.complete && o.w > 0)", timeout=DECODE_WAIT_MS)
     page.get_by_text("point spacings").first.wait_for(timeout=DECODE_WAIT_MS)
     page.screenshot(path=ARTIFACTS / "browser-navigate-empty-spot.png", full_page=True)
+
+
+def test_fast_slider_key_presses_are_never_dropped(app_url, page):
+    """Ten ArrowRight presses on `fact`, each before the previous rerun has finished: the
+    slider must end at 1.00 + 10 x 0.05 and the grid's caption must name that value (a
+    script that writes the widget's key each run snaps the slider back to a stale value)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{app_url}/generator")
+    caption = page.get_by_text(re.compile(r"decoded faces: box\(fact=1\) "))
+    caption.wait_for(timeout=PAGE_WAIT_MS)
+    slider = page.locator('[data-testid="stSlider"]').first
+    thumb = slider.locator('input[type="range"]')
+    shown = slider.locator('[data-testid="stSliderThumbValue"]')
+    assert thumb.input_value() == "1" and shown.inner_text() == "1.00"
+    thumb.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(60)                  # faster than a rerun: presses overlap runs
+    final = page.get_by_text(re.compile(r"decoded faces: box\(fact=1\.5\) "))
+    final.wait_for(timeout=DECODE_WAIT_MS)
+    page.wait_for_timeout(1500)                    # a late, stale rerun would land by now
+    page.screenshot(path=ARTIFACTS / "browser-slider-after.png", full_page=True)
+    assert thumb.input_value() == "1.5" and shown.inner_text() == "1.50"
+    assert final.count() == 1 and page.get_by_text(re.compile(r"decoded faces: box\(fact=1\.45\) ")).count() == 0

@@ -110,6 +110,18 @@ def test_generator_fact_changes_the_grid(env):
     assert len(at.dataframe) == 1                          # the diagnostics table
 
 
+def test_generator_reruns_never_force_the_slider_value(env):
+    """A rerun that re-sends the slider's value (set_value) overwrites what the user pressed
+    since that rerun began: fast key presses are then dropped (tests/test_browser.py checks
+    the same in Chromium). Only a value outside the slider's range may be forced back."""
+    at = open_page("generator")
+    for fact in (1.05, 1.1, 1.15):
+        at.slider(key="gen_box_fact").set_value(fact).run()
+        assert not at.exception
+        assert not at.slider(key="gen_box_fact").proto.set_value, fact
+    assert any("decoded faces: box(fact=1.15)" in c for _, c in image_urls(at))
+
+
 def test_generator_batch_is_shared_with_other_pages(env):
     at = open_page("generator")
     at.slider(key="gen_box_fact").set_value(0.3).run()
