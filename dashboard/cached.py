@@ -23,8 +23,8 @@ def params_key(params: dict) -> str:
 
 
 class SharedQueryIndex:
-    """Wraps the run's neighbour index (core.analysis.fast_knn.open_knn_index) and remembers its last answer: the batch diagnostics
-    (k=16) and the map placement (k=15) of the same new vectors then cost one pass over the
+    """Wraps the run's neighbour index (core.analysis.fast_knn.open_knn_index) and remembers
+    its last answer: the batch diagnostics (k=16) and the map placement (k=15) of the same new vectors then cost one pass over the
     200,000 z-points instead of two (a pass is most of a slider move's time)."""
 
     def __init__(self, inner, k_min: int = 16):
@@ -59,7 +59,18 @@ def generator(run_id: str, root: str) -> RunSampler:
     # (SIGBUS) for every user. The run's persisted neighbour index (built once, by derive or
     # here), its last query shared by the diagnostics and the map placement.
     z = run.z(mmap=False)
-    return RunSampler(run, knn=SharedQueryIndex(open_knn_index(z, run.derived())), z=z)
+    gen = RunSampler(run, knn=SharedQueryIndex(open_knn_index(z, run.derived())), z=z)
+    _LOADED.add((run_id, root))
+    return gen
+
+
+# Runs whose RunSampler this process has built: pages that can draw without it (the UMAP
+# map) draw first and load it afterwards instead of keeping the user waiting.
+_LOADED: set[tuple[str, str]] = set()
+
+
+def is_loaded(run_id: str, root: str) -> bool:
+    return (run_id, root) in _LOADED
 
 
 @st.cache_resource(max_entries=4, show_spinner="computing statistics of the z-points (once per run)")
@@ -75,6 +86,15 @@ def knn(run_id: str, root: str):
 @st.cache_data(max_entries=4, show_spinner=False)
 def index(run_id: str, root: str) -> pd.DataFrame:
     return open_run(run_id, root).index()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def index_columns(run_id: str, root: str) -> list[str]:
+    """The index table's column names, from the parquet footer (no rows read)."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(open_run(run_id, root).paths.index).names
+    return [c for c in names if not c.startswith("__index_level_")]   # a stored pandas index
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -120,7 +140,7 @@ class MapLayout:
 
     @property
     def axis_titles(self) -> tuple[str, str]:
-        return ("UMAP 1", "UMAP 2") if self.kind == "umap" else ("PCA axis 1", "PCA axis 2")
+        return axis_titles(self.kind)
 
 
 class _PCAPlacer:
@@ -155,6 +175,39 @@ def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
             return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
         return MapLayout("umap", emb.coords, Placer.from_embedding(gen.z, emb, knn=gen.knn))
     return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def map_coords(run_id: str, root: str, umap_ready: bool) -> tuple[str, np.ndarray]:
+    """(kind, coords [N, 2] float32, read-only) to draw the map. With the UMAP derived, only
+    its file is read (keyed by the z-points' fingerprint that derive recorded): no z-points,
+    model, neighbour index or statistics, so a cold page draws in a second. Else the layout."""
+    if umap_ready:
+        from core.jobs.derive import derive_status
+        from core.maps.embedding import load_embedding
+
+        run = open_run(run_id, root)
+        key = derive_status(run.paths).get("z_key")
+        emb = load_embedding(_shape_only(run.paths.z), run.derived(), key, **UMAP_PARAMS) if key else None
+        if emb is not None:
+            emb.coords.flags.writeable = False                      # shared by every session
+            return "umap", emb.coords
+    layout = map_layout(run_id, root, umap_ready)
+    return layout.kind, layout.coords
+
+
+def _shape_only(npy) -> np.ndarray:
+    """An [N, d] array of z.npy's shape that holds no data (every row a view of one zero):
+    what load_embedding checks, without reading or mapping 200 MB of z-points."""
+    with open(npy, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape = read(f)[0]
+    return np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), shape=shape, strides=(0,) * len(shape))
+
+
+def axis_titles(kind: str) -> tuple[str, str]:
+    return ("UMAP 1", "UMAP 2") if kind == "umap" else ("PCA axis 1", "PCA axis 2")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -107,15 +107,22 @@ def _show_selection(rid: str, root: str, rows: list[int], n_samples: int) -> Non
 
 @st.fragment
 def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> None:
-    layout = cached.map_layout(rid, root, ready)
+    kind, coords = cached.map_coords(rid, root, ready)
     values, cats = cached.color_values(rid, root, color) if color != "none" else (None, None)
-    bxy = state.current_placement(rid) if overlay else None
-    fig = umap_figure(layout.coords, color_marker(values, cats, color), layout.axis_titles, bxy)
+    # The first paint needs only the 2-D coordinates: on a cold server the batch overlay
+    # (model, neighbour index, statistics) is loaded after the map is on screen.
+    later = overlay and not cached.is_loaded(rid, root)
+    bxy = state.current_placement(rid) if overlay and not later else None
+    fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy)
     ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun",
                          selection_mode=("points", "box", "lasso"))
-    what = "UMAP" if layout.kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
+    if later:
+        with st.spinner("loading the model and the neighbour index to place the current batch"):
+            cached.generator(rid, root)
+        st.rerun()
+    what = "UMAP" if kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
     coloured = "" if color == "none" else f", coloured by {color}"
-    st.caption(f"All {len(layout.coords):,} z-points on the {what}{coloured}; orange "
+    st.caption(f"All {len(coords):,} z-points on the {what}{coloured}; orange "
                f"diamonds: the current batch ({state.batch_label()}), placed by its nearest z-points. "
                "Click a point to decode it; use box or lasso select (toolbar) for a face grid.")
     sel = ev.selection if ev is not None else None
@@ -139,8 +146,7 @@ def render() -> None:
     ready = launch.umap_ready(run.paths)
     if not ready:
         _wait_for_umap(run.path)
-    idx = cached.index(rid, root)
-    extra = [c for c in idx.columns if c not in SKIP_COLUMNS]
+    extra = [c for c in cached.index_columns(rid, root) if c not in SKIP_COLUMNS]
     c1, c2 = st.columns([2, 1])
     color = c1.selectbox("colour by", FIXED_COLORS + extra, key="umap_color",
                          help="an attribute column of the index, the split, or a distance of each point")
