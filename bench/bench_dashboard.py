@@ -2,6 +2,7 @@
 fast map placement is, and how long the first render takes in a real browser.
 
     python bench/bench_dashboard.py [--run RUN_ID] [--cache-dir DIR] [--n 200000] [--no-browser]
+                                    [--keep DIR] [--compare-app before=/path/to/old/checkout]
 
 No 200k-image run is needed: a stand-in run is built in a temporary cache from an existing one
 (default: the first complete run in core.store.runs.list_runs()) by resampling its z-points with
@@ -16,7 +17,10 @@ per z-point (the source row's metadata); config.json still points at the source'
    next to what a user would otherwise run: sklearn NearestNeighbors(brute) for the neighbours
    and umap-learn's reducer.transform for the placement.
 2. Agreement: Placer vs reducer.transform on the same points, median distance / spread.
-3. Browser: time from navigation until the Generator grid / the UMAP chart is visible.
+3. Browser (bench/browser_timing.py), after ``python -m core derive`` of the stand-in (timed):
+   the UMAP page with every stand-in point, cold server and warm reload, navigation until
+   the chart is drawn; 4. one key press on the slider until the new grid is on screen.
+   ``--compare-app`` runs 3 and 4 with another checkout's app too (side by side).
 The UMAP is fitted on a 20,000-point subsample (fit_umap(max_fit_points=20000)) and the rest
 placed, like the dashboard's background job (which uses 50,000). Timings: perf_counter, medians.
 """
@@ -26,24 +30,22 @@ import argparse
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.store import atomic  # noqa: E402
 from core.analysis.neighbors import KNNIndex  # noqa: E402
+from core.jobs.derive import derive_status  # noqa: E402
+from core.store import atomic  # noqa: E402
 from core.store.runs import REPO_ROOT, list_runs, open_run  # noqa: E402
 
 COPY = ("config.json", "status.json", "weights.safetensors", "history.json")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def standin_z(z: np.ndarray, n: int, noise: float = 0.5, seed: int = 0, info: bool = False):
@@ -111,47 +113,68 @@ def slider_tables(args, run, src_z):
     placer.place(np.zeros((1, s.d), np.float32))
 
     facts = np.round(np.linspace(0.25, 2.0, args.repeats), 3)
-    parts = ["sample (box)", "decode 21 faces", "diagnostics (kNN query)", "placement (Placer)",
-             "grid JPEG + map thumbnail"]
+    # A move as the page makes it: RunSampler.batch (sample, then decode in a worker thread
+    # while the neighbour query runs), placement reusing that query, the two images.
     rows, qs = [], []
     for f in facts:
-        t0 = time.perf_counter(); z = gen.vectors("box", 21, seed=0, fact=float(f))
-        t1 = time.perf_counter(); im = gen.decode(z)
-        t2 = time.perf_counter(); gen.diagnostics(z)
-        t3 = time.perf_counter(); xy = placer.place(z)
-        t4 = time.perf_counter(); face_jpeg(im); thumbnail_jpeg(bg, ext, xy)
-        t5 = time.perf_counter()
-        rows.append([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0])
-        qs.append(z)
+        t0 = time.perf_counter(); b = gen.batch("box", 21, seed=0, fact=float(f))
+        t1 = time.perf_counter(); xy = placer.place(b.z)
+        t2 = time.perf_counter(); face_jpeg(b.images); thumbnail_jpeg(bg, ext, xy)
+        t3 = time.perf_counter()
+        rows.append([t1 - t0, t2 - t1, t3 - t2, t3 - t0])
+        qs.append(b.z)
     rows = np.array(rows)
+    # the same work one part after another (other fact values: no query is reused)
+    seq = []
+    for f in facts + 0.01:
+        t0 = time.perf_counter(); z = gen.vectors("box", 21, seed=0, fact=float(f))
+        t1 = time.perf_counter(); gen.decode(z)
+        t2 = time.perf_counter(); gen.knn.inner.query(z, 16)
+        t3 = time.perf_counter()
+        seq.append([t1 - t0, t2 - t1, t3 - t2])
+    seq = np.array(seq)
 
     # the alternatives a user would reach for, on the same vectors
     inner = gen.knn.inner
     t = time.perf_counter(); sk = NearestNeighbors(algorithm="brute").fit(np.asarray(gen.z))
     sk_fit = time.perf_counter() - t
-    sk_t, own_t, tr_t = [], [], []
+    sk_t, exact_t, tr_t = [], [], []
+    exact = KNNIndex(np.asarray(gen.z))
     t = time.perf_counter(); reducer.transform(qs[0]); tr_first = time.perf_counter() - t
     for q in qs:
         t = time.perf_counter(); sk.kneighbors(q, 16); sk_t.append(time.perf_counter() - t)
-        t = time.perf_counter(); inner.query(q, 16); own_t.append(time.perf_counter() - t)
+        t = time.perf_counter(); exact.query(q, 16); exact_t.append(time.perf_counter() - t)
     for q in qs[:args.transform_repeats]:
         t = time.perf_counter(); reducer.transform(q); tr_t.append(time.perf_counter() - t)
+    recall = np.mean([len(set(a) & set(b)) / 16 for q in qs
+                      for a, b in zip(inner.query(q, 16)[1], exact.query(q, 16)[1])])
 
     n = len(gen.z)
+    la = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"\nTable 1. Slider -> grid at {n:,} z-points (d={s.d}), box sampler, {len(facts)} new fact "
-          f"values {facts[0]}..{facts[-1]}, ms")
-    print(f"{'part':<34}{'median':>9}{'max':>9}")
-    for i, p in enumerate(parts + ["total (server work per move)"]):
-        print(f"{p:<34}{1000 * np.median(rows[:, i]):>9.1f}{1000 * rows[:, i].max():>9.1f}")
-    print(f"\n{'alternative for the same 21 vectors':<52}{'median ms':>10}")
-    print(f"{'kNN k=16: core KNNIndex (inside diagnostics)':<52}{med(own_t):>10.1f}")
-    print(f"{'kNN k=16: sklearn NearestNeighbors brute (warm)':<52}{med(sk_t):>10.1f}")
-    print(f"{'  (its fit on %d points, once)' % n:<52}{1000 * sk_fit:>10.1f}")
-    print(f"{'placement: umap reducer.transform, first call':<52}{1000 * tr_first:>10.1f}")
-    print(f"{'placement: umap reducer.transform, warm':<52}{med(tr_t):>10.1f}")
-    # the same move with our kNN query swapped for sklearn's and Placer for transform
-    alt = np.median(rows[:, 5]) - np.median(rows[:, 3]) - np.median(own_t) + np.median(sk_t) + np.median(tr_t)
-    print(f"{'total with sklearn kNN + transform (warm)':<52}{1000 * alt:>10.1f}")
+          f"values {facts[0]}..{facts[-1]}, ms; load average {la} on {os.cpu_count()} cores")
+    print(f"| {'one move, as the Generator page makes it':<52} | median |    max |\n|{'-' * 54}|--------|--------|")
+    for i, p in enumerate(["sample + (decode 21 faces || diagnostics kNN)", "placement (Placer, shared query)",
+                           "grid JPEG + map thumbnail", "**total server work per move**"]):
+        print(f"| {p:<52} | {1000 * np.median(rows[:, i]):>6.1f} | {1000 * rows[:, i].max():>6.1f} |")
+    for i, p in enumerate(["  parts alone: sample (box)", "  parts alone: decode 21 faces (1 thread)",
+                           f"  parts alone: kNN k=16, {type(inner).__name__}"]):
+        print(f"| {p:<52} | {1000 * np.median(seq[:, i]):>6.1f} | {1000 * seq[:, i].max():>6.1f} |")
+    alt = np.median(sk_t) + np.median(tr_t)
+    alt_move = np.median(seq[:, 0]) + np.median(seq[:, 1]) + alt + np.median(rows[:, 2])
+    ours = np.median(rows[:, 3])
+    print(f"\n| {'what a notebook would run, same 21 vectors':<52} | median |\n|{'-' * 54}|--------|")
+    for p, v in [("kNN k=16: sklearn NearestNeighbors brute (warm)", med(sk_t)),
+                 (f"  (its fit on {n:,} points, once)", 1000 * sk_fit),
+                 ("kNN k=16: exact core KNNIndex (before this index)", med(exact_t)),
+                 ("placement: umap reducer.transform, first call", 1000 * tr_first),
+                 ("placement: umap reducer.transform, warm", med(tr_t)),
+                 ("**sklearn kNN + warm transform**", 1000 * alt),
+                 ("the whole move that way (+ sample, decode, images)", 1000 * alt_move)]:
+        print(f"| {p:<52} | {v:>6.1f} |")
+    print(f"\nserver work per move {1000 * ours:.1f} ms: {alt / ours:.2f}x faster than sklearn kNN + warm "
+          f"transform alone, {alt_move / ours:.2f}x faster than the whole move that way; recall@16 of "
+          f"{type(inner).__name__} vs exact on these {len(qs)} batches: {recall:.4f}")
 
     # Table 2: agreement on the same points
     spread = embedding_spread(emb.coords)
@@ -172,61 +195,36 @@ def slider_tables(args, run, src_z):
               f"{1000 * tb:>14.1f}{tb / ta:>10.2f}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(cache_dir: str):
-    port = free_port()
-    env = {**os.environ, "AE_CACHE_DIR": cache_dir, "AE_DASHBOARD_AUTO_JOBS": "0"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+def derive_standin(root: str, run_id: str) -> float:
+    """``python -m core derive`` on the stand-in (stats, neighbour index, UMAP, mixture): seconds."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - t < 120:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url, time.perf_counter() - t
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("streamlit did not come up within 120 s")
+    subprocess.run([sys.executable, "-m", "core", "derive", run_id, "--cache-dir", root], cwd=REPO_ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
 
 
-def browser_table(cache_dir: str, run_id: str):
-    from playwright.sync_api import sync_playwright
+def browser_tables(root: str, run_id: str, n: int, apps: dict, presses: int):
+    """Tables 3 and 4 for each checkout of the app in ``apps`` (label -> repository root)."""
+    from browser_timing import pct, slider_latency, umap_paint
 
-    targets = {"Generator grid image": ("generator", '[data-testid="stImage"] img'),
-               "UMAP plotly chart": ("umap", '[data-testid="stPlotlyChart"] .js-plotly-plot .main-svg')}
-    out = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        for what, (path, sel) in targets.items():
-            proc, url, up = start_server(cache_dir)        # cold server for each page
-            try:
-                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-                times = []
-                for i in range(3):                         # cold, then two warm reloads
-                    t = time.perf_counter()
-                    if i == 0:
-                        page.goto(f"{url}/{path}")
-                    else:
-                        page.reload()
-                    page.locator(sel).first.wait_for(state="visible", timeout=300_000)
-                    times.append(time.perf_counter() - t)
-                out.append((what, up, times[0], min(times[1:])))
-                page.context.close()
-            finally:
-                proc.terminate()
-                proc.wait(10)
-        browser.close()
-    print(f"\nTable 3. Time to first render in headless Chromium, run {run_id!r} in {cache_dir}, s")
-    print(f"{'target':<24}{'server up':>10}{'cold server':>13}{'warm reload':>13}")
-    for what, up, cold, warm in out:
-        print(f"{what:<24}{up:>10.1f}{cold:>13.1f}{warm:>13.1f}")
+    out = {}
+    for label, app_root in apps.items():
+        colds, warms = umap_paint(root, n, app_root)
+        lat, server = slider_latency(root, app_root, presses=presses)
+        out[label] = (colds, warms, lat, server)
+    la = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nTable 3. UMAP page with {n:,} points in headless Chromium, navigation -> chart drawn, s "
+          f"(cold: fresh server, median of 3; warm: reload, median of 5); load average {la}")
+    print("| app | cold | warm |\n|---|---|---|")
+    for label, (colds, warms, _, _) in out.items():
+        print(f"| {label} | {np.median(colds):.2f} ({', '.join(f'{c:.1f}' for c in colds)}) | "
+              f"{np.median(warms):.2f} |")
+    print(f"\nTable 4. Slider -> new grid visible in headless Chromium at {n:,} z-points: one ArrowRight "
+          f"press, 1 s apart, {presses} presses, ms")
+    print("| app | p50 | p90 | max | server time the page reports, median |\n|---|---|---|---|---|")
+    for label, (_, _, lat, server) in out.items():
+        print(f"| {label} | {1000 * pct(lat, 50):.0f} | {1000 * pct(lat, 90):.0f} | {1000 * max(lat):.0f} | "
+              f"{np.median(server) if server else float('nan'):.0f} |")
 
 
 def main():
@@ -238,7 +236,11 @@ def main():
     ap.add_argument("--fit-n", type=int, default=20_000, help="UMAP fit subsample")
     ap.add_argument("--repeats", type=int, default=12, help="new fact values (slider moves)")
     ap.add_argument("--transform-repeats", type=int, default=5)
-    ap.add_argument("--no-browser", action="store_true", help="skip Table 3 (Playwright)")
+    ap.add_argument("--no-browser", action="store_true", help="skip Tables 3 and 4 (Playwright)")
+    ap.add_argument("--keep", default=None, help="build (or reuse) the stand-in in this cache dir")
+    ap.add_argument("--presses", type=int, default=20, help="slider key presses in Table 4")
+    ap.add_argument("--compare-app", action="append", default=[], metavar="LABEL=DIR",
+                    help="also time the browser tables with the app of another checkout")
     args = ap.parse_args()
 
     runs = list_runs(args.cache_dir, complete_only=True)
@@ -248,13 +250,23 @@ def main():
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"on {os.cpu_count()} cores; source run {src.run_id!r} ({len(src.z()):,} z-points)")
     with tempfile.TemporaryDirectory(prefix="bench-dash-") as tmp:
+        root = args.keep or tmp
+        rid = f"{src.run_id}-standin{args.n}"
         t = time.perf_counter()
-        run, src_z, nn, sigma = build_standin(src, args.n, tmp, args.noise)
-        print(f"stand-in {run.run_id}: {args.n:,} rows, noise sd {sigma:.4f}/dim (source median NN "
-              f"distance {nn:.3f}), built in {time.perf_counter() - t:.1f} s")
+        if args.keep and (Path(root) / "runs" / rid / "z.npy").exists():
+            run, src_z = open_run(rid, root), np.asarray(src.z(), np.float32)
+            print(f"stand-in {rid} reused from {root}")
+        else:
+            run, src_z, nn, sigma = build_standin(src, args.n, root, args.noise)
+            print(f"stand-in {run.run_id}: {args.n:,} rows, noise sd {sigma:.4f}/dim (source median NN "
+                  f"distance {nn:.3f}), built in {time.perf_counter() - t:.1f} s")
         slider_tables(args, run, src_z)
-    if not args.no_browser:
-        browser_table(str(src.path.parent.parent), src.run_id)
+        if not args.no_browser:
+            if derive_status(run.paths).get("state") != "done":
+                print(f"\nderive of the stand-in (stats, neighbour index, UMAP, mixture): "
+                      f"{derive_standin(root, rid):.0f} s")
+            apps = {"this checkout": str(REPO_ROOT), **dict(a.split("=", 1) for a in args.compare_app)}
+            browser_tables(root, rid, args.n, apps, args.presses)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -163,7 +163,7 @@ def knn_table(z, qsets: dict, repeats: int = 15):
             ix = conf(ix)
         q0 = qsets[next(iter(qsets))]
         with threadpool_limits(1, "blas"):
-            tq = timed(lambda: search(ix, q0), repeats)[1]
+            tq = timed(lambda ix=ix, q0=q0, search=search: search(ix, q0), repeats)[1]
             rec = [np.mean([len(set(a) & set(b)) / 16 for a, b in zip(search(ix, q), truth[k])])
                    for k, q in qsets.items()]
         print(f"| {name:<46} | {b:>7.1f} | {1e3 * tq:>8.1f} | " + " | ".join(f"{r:>9.3f}" for r in rec)
@@ -197,6 +197,7 @@ def main():
     if a.knn:
         if a.standin:
             from bench_dashboard import standin_z
+
             from core.store.runs import open_run
             src = np.asarray(open_run(a.standin, a.cache_dir).z(), np.float32)
             z = standin_z(src, a.n)
