@@ -1,0 +1,92 @@
+"""``derive`` at 200,000 z-points against umap-learn's own fit of all of them: time and map quality.
+
+    python bench/bench_derive.py --keep DIR [--run RUN_ID] [--cache-dir DIR] [--n 200000]
+                                 [--full-fit-coords FILE.npy] [--sample 5000]
+
+The stand-in run is bench_dashboard's (resampled real z-points, in ``--keep``; built if
+missing). ``python -m core derive`` runs on it in a subprocess (statistics, neighbour index,
+UMAP fitted on a subsample with the rest placed, mixture), timed. The alternative is
+``umap.UMAP(n_neighbors=15, min_dist=0.1).fit_transform(z)`` on every point: run here unless
+``--full-fit-coords`` gives its saved coordinates (it takes minutes). Quality of each map on
+the same seeded subsample of ``--sample`` points: sklearn's trustworthiness (k=15) and kNN
+preservation (share of each point's 15 nearest z-points, among the subsample, that are also
+among its 15 nearest on the map).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from bench_dashboard import build_standin, derive_standin  # noqa: E402
+from core.jobs.derive import UMAP_PARAMS, derive_status  # noqa: E402
+from core.maps.embedding import load_embedding  # noqa: E402
+from core.store.runs import list_runs, open_run  # noqa: E402
+
+
+def knn_preservation(z: np.ndarray, xy: np.ndarray, k: int = 15) -> float:
+    from sklearn.neighbors import NearestNeighbors
+
+    a = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z, return_distance=False)[:, 1:]
+    b = NearestNeighbors(n_neighbors=k + 1).fit(xy).kneighbors(xy, return_distance=False)[:, 1:]
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a, b)]))
+
+
+def quality(z: np.ndarray, xy: np.ndarray) -> tuple[float, float]:
+    from sklearn.manifold import trustworthiness
+
+    return trustworthiness(z, xy, n_neighbors=15), knn_preservation(z, xy)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--keep", required=True, help="cache dir of the stand-in (built if missing)")
+    ap.add_argument("--run", default=None)
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--n", type=int, default=200_000)
+    ap.add_argument("--full-fit-coords", default=None, help="saved umap-learn full-fit coordinates")
+    ap.add_argument("--sample", type=int, default=5000)
+    args = ap.parse_args()
+
+    src = open_run(args.run, args.cache_dir) if args.run else list_runs(args.cache_dir, complete_only=True)[0]
+    rid = f"{src.run_id}-standin{args.n}"
+    if not (Path(args.keep) / "runs" / rid / "z.npy").exists():
+        build_standin(src, args.n, args.keep, 0.5)
+    run = open_run(rid, args.keep)
+    la0 = os.getloadavg()
+    if derive_status(run.paths).get("state") == "done":
+        t_derive = float("nan")
+        print("derive already done in --keep: its time is not measured again")
+    else:
+        t_derive = derive_standin(args.keep, rid)
+    z = np.asarray(run.z(), np.float32)
+    key = derive_status(run.paths)["z_key"]
+    ours = load_embedding(z, run.derived(), key, **UMAP_PARAMS).coords
+    if args.full_fit_coords:
+        full, t_full = np.load(args.full_fit_coords), float("nan")
+    else:
+        import umap
+
+        t = time.perf_counter()
+        full = umap.UMAP(n_neighbors=15, min_dist=0.1, random_state=0, n_jobs=1).fit_transform(z)
+        t_full = time.perf_counter() - t
+    pick = np.sort(np.random.default_rng(0).choice(len(z), args.sample, replace=False))
+    q_ours, q_full = quality(z[pick], ours[pick]), quality(z[pick], full[pick])
+    la = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\nTable 5. Map of {len(z):,} x {z.shape[1]} z-points: time and quality on {args.sample:,} "
+          f"seeded points (k=15); load average at start {la0[0]:.2f}, at end {la}")
+    print("| map | time s | trustworthiness | kNN preservation |\n|---|---|---|---|")
+    print(f"| `python -m core derive` (UMAP on {UMAP_PARAMS['max_fit_points']:,}, rest placed; "
+          f"+ stats, index, mixture) | {t_derive:.0f} | {q_ours[0]:.4f} | {q_ours[1]:.4f} |")
+    print(f"| umap-learn fit_transform of all points (n_jobs=1) | {t_full:.0f} "
+          f"(issue: 142 on a quiet machine) | {q_full[0]:.4f} | {q_full[1]:.4f} |")
+
+
+if __name__ == "__main__":
+    main()
