@@ -8,7 +8,7 @@ No 200k-image run is needed: a stand-in run is built in a temporary cache from a
 (default: the first complete run in core.store.runs.list_runs()) by resampling its z-points with
 Gaussian noise (--noise x the median nearest-neighbour distance of the source, spread over the
 dimensions) up to --n rows. The model, config and history are copied; the index gets one row
-per z-point (the source row's metadata); config.json still points at the source's images.
+per z-point (the source row's metadata); the images are a sparse file (source rows, the rest black).
 
 1. Slider -> grid: for new `fact` values of the `box` sampler, the work of one Generator-page
    update through the dashboard's own objects (dashboard.cached.generator: a RunSampler whose
@@ -60,6 +60,24 @@ def standin_z(z: np.ndarray, n: int, noise: float = 0.5, seed: int = 0, info: bo
     return (zn, rows, nn, sigma) if info else zn
 
 
+def standin_images(src, rows: np.ndarray, root: str, dst: str) -> None:
+    """One image row per stand-in z-point (a run's files must agree): a sparse .npy whose
+    rows that are the source's own (the first len(source)) hold its images, the resampled
+    rest black; the copied config.json is pointed at it."""
+    img = src.images()
+    data = os.path.join(root, "data", f"{os.path.basename(dst)}-images")
+    os.makedirs(data, exist_ok=True)
+    out = np.lib.format.open_memmap(os.path.join(data, "images.npy"), mode="w+", dtype=np.uint8,
+                                    shape=(len(rows), *img.shape[1:]))
+    own = int(np.argmax(rows != np.arange(len(rows)))) if (rows != np.arange(len(rows))).any() else len(rows)
+    for s in range(0, own, 1024):
+        out[s:min(own, s + 1024)] = img[s:min(own, s + 1024)]
+    out.flush()
+    del out
+    meta = atomic.read_json(os.path.join(dst, "config.json"))
+    atomic.write_json(os.path.join(dst, "config.json"), {**meta, "data_path": data})
+
+
 def build_standin(src, n: int, root: str, noise: float, seed: int = 0):
     """Copy `src` into <root>/runs/<id>-standin<n> with n resampled, noised z-points."""
     z = np.asarray(src.z(), np.float32)
@@ -69,6 +87,7 @@ def build_standin(src, n: int, root: str, noise: float, seed: int = 0):
     for f in COPY:
         if (src.path / f).exists():
             shutil.copy2(src.path / f, dst)
+    standin_images(src, rows, root, dst)
     atomic.save_npy(os.path.join(dst, "z.npy"), zn)
     idx = src.index().iloc[rows].reset_index(drop=True)
     idx["source_row"] = rows
