@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("run_id")
     v.add_argument("--cache-dir")
 
+    _import_parser(sub)
+
     c = sub.add_parser("recon", help="PNG of originals (top row) above their reconstructions (bottom row)")
     c.add_argument("run_id")
     c.add_argument("--partition", default="valid", help="train, valid, test or all")
@@ -110,6 +112,75 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="PNG file to write")
     c.add_argument("--cache-dir")
     return p
+
+
+def _import_parser(sub) -> None:
+    i = sub.add_parser("import", help="make a run from an autoencoder trained elsewhere (ONNX, TorchScript, "
+                       "a PyTorch class + weights, or precomputed z-points)")
+    m = i.add_argument_group("the model (ONNX and safetensors are data; TorchScript and classes are code)")
+    m.add_argument("--encoder", help="encoder file: .onnx or TorchScript (.pt)")
+    m.add_argument("--decoder", help="decoder file: .onnx or TorchScript (.pt); may be the encoder's file")
+    m.add_argument("--model", help="a PyTorch class, package.module:ClassName (imported from --code-dir)")
+    m.add_argument("--weights", help="its weights: .safetensors or a state_dict (loaded weights-only)")
+    m.add_argument("--model-args", default="{}", help='constructor arguments as JSON, e.g. \'{"z_dim": 128}\'')
+    m.add_argument("--code-dir", help="folder holding the class's package (default: current folder)")
+    m.add_argument("--encode-method", help="method or sub-module that encodes (class default: encode)")
+    m.add_argument("--decode-method", help="method or sub-module that decodes (class default: decode)")
+    m.add_argument("--encoder-output", help="which encoder output is the latent: index or name (VAE: the mean)")
+    m.add_argument("--z-points", help="precomputed z-points .npy [N, d] instead of an encoder")
+    m.add_argument("--z-ids", help="text file: image file name of each --z-points row (default: dataset order)")
+    c = i.add_argument_group("what the model expects (ONNX inputs declare size and layout themselves)")
+    c.add_argument("--image-size", type=int, help="input size in px (default: from the ONNX input, else 64)")
+    c.add_argument("--channels", type=int, choices=[1, 3], help="3 = RGB, 1 = grey")
+    c.add_argument("--layout", choices=["nchw", "nhwc"], help="channels first (PyTorch) or last (Keras)")
+    c.add_argument("--value-range", default="0,1", help="pixel values the model was trained on: 0,1 | -1,1 | 0,255")
+    i.add_argument("--dataset", choices=["synthetic", "celeba", "folder"], default="synthetic")
+    i.add_argument("--data-dir", help="CelebA root or image folder")
+    i.add_argument("--limit", type=int, help="use only the first N images")
+    i.add_argument("--synthetic-n", type=int, default=10000, help="number of synthetic faces")
+    i.add_argument("--seed", type=int, default=0, help="synthetic faces and split seed")
+    i.add_argument("--device", default="cpu", help="cpu or cuda (onnxruntime-gpu / CUDA torch)")
+    i.add_argument("--run-id")
+    i.add_argument("--cache-dir")
+    i.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def import_request(a):
+    """(ExternalConfig, DataConfig) of ``python -m core import`` arguments."""
+    import json
+
+    from core.config import DataConfig
+    from core.errors import BadInputError
+    from core.model.external import ExternalConfig
+
+    try:
+        args = json.loads(a.model_args or "{}")
+    except json.JSONDecodeError as e:
+        raise BadInputError(f"--model-args is not JSON ({e}): write e.g. '{{\"z_dim\": 128}}'") from e
+    if not isinstance(args, dict):
+        raise BadInputError("--model-args must be a JSON object of constructor arguments")
+    ext = ExternalConfig(a.encoder, a.decoder, a.model, a.weights, args, a.code_dir, a.encode_method,
+                         a.decode_method, a.encoder_output, a.z_points, a.z_ids, a.image_size, a.channels,
+                         a.layout, a.value_range, a.device)
+    # the image size is the model's: filled in (and checked) by the import once the model is open
+    data = DataConfig(a.dataset, a.data_dir, a.image_size or 64, a.limit, a.synthetic_n, a.seed)
+    return ext, data
+
+
+def cmd_import(a) -> int:
+    from core.jobs.import_run import import_run
+
+    ext, data = import_request(a)
+    if ext.is_code():
+        print("note: TorchScript files and Python classes are code; they run with your permissions",
+              file=sys.stderr)
+    run = import_run(ext, data, a.cache_dir, a.run_id, progress=not a.quiet)
+    p = run.external["probe"]
+    print(f"imported {run.external['route']} model: {p['z_dim']} dims, {run.manifest().get('n_ok')} images"
+          + (f", probe reconstruction MSE/pixel {p['recon_mse']:.5f}" if "recon_mse" in p else ", no decoder"),
+          file=sys.stderr)
+    print(run.run_id)
+    return 0
 
 
 def cmd_recon(a) -> int:
@@ -196,7 +267,7 @@ def cmd_runs(a) -> int:
     if not runs:
         print(f"no runs in {runs_dir(a.cache_dir)}")
         return 0
-    cols = ["run_id", "state", "dataset", "image_size", "z_dim", "epochs", "val_loss", "n_images", "created"]
+    cols = ["run_id", "state", "dataset", "model", "image_size", "z_dim", "epochs", "val_loss", "n_images", "created"]
     summaries = [r.summary() for r in runs]
     rows = [[("" if v is None else f"{v:.5f}" if isinstance(v, float) else str(v))
              for v in (s[c] for c in cols)] for s in summaries]
@@ -242,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
 
     a = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive}[a.cmd](a)
+        return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive,
+                "import": cmd_import}[a.cmd](a)
     except (AtlasError, ValueError, OSError, RuntimeError, KeyError, FloatingPointError) as e:
         # one line a person can act on; the message names the file or option and the repair
         if isinstance(e, OSError) and not isinstance(e, AtlasError) and e.filename:

@@ -141,7 +141,9 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def decode_numpy(model: ConvAutoencoder, z: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Decode latent vectors [n, d] into uint8 images [n, S, S, 3]."""
+    """Decode latent vectors [n, d] into uint8 images [n, S, S, 3] (``model``: ours, or any Codec)."""
+    if not isinstance(model, nn.Module):
+        return model.decode(z, batch)
     device = next(model.parameters()).device
     z = np.asarray(z, dtype=np.float32)
     if not np.isfinite(z).all():

@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from core.errors import NonFiniteError
 from core.store import atomic
 from core.model.autoencoder import ConvAutoencoder, to_tensor
 
@@ -47,9 +48,38 @@ def encode_to_npy(model: ConvAutoencoder, images: np.ndarray, out_path: str | Pa
 
 @torch.no_grad()
 def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> np.ndarray:
-    """uint8 [n, S, S, 3] -> reconstructed uint8 [n, S, S, 3]."""
+    """uint8 [n, S, S, 3] -> reconstructed uint8 [n, S, S, 3] (``model``: ours, or any Codec)."""
     from core.model.autoencoder import to_uint8
 
+    if not isinstance(model, torch.nn.Module):
+        return model.reconstruct(images)
     device = next(model.parameters()).device
     model.eval()
     return to_uint8(model(to_tensor(images, device)))
+
+
+def encode_codec_to_npy(codec, images: np.ndarray, out_path: str | Path, *, batch_size: int = 256,
+                        z: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None
+                        ) -> np.ndarray | None:
+    """``encode_to_npy`` for any ``core.model.codec.Codec`` (an imported model): z-points into
+    ``out_path`` as float32 [N, d] (or the given ``z`` [N, d], copied, when there is no encoder),
+    and each image's reconstruction MSE [N] when the codec can decode (else None)."""
+    n = len(images)
+    d = codec.z_dim if z is None else z.shape[1]
+    errs = np.empty(n, np.float32) if codec.has_decoder else None
+    with atomic.atomic_path(out_path) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+        for i in range(0, n, batch_size):
+            x = np.asarray(images[i:i + batch_size])                      # uint8 [B, S, S, 3]
+            zb = codec.encode(x) if z is None else np.asarray(z[i:i + batch_size], np.float32)   # [B, d]
+            if not np.isfinite(zb).all():
+                raise NonFiniteError(f"z-points of images {i}..{i + len(x) - 1} contain NaN/inf")
+            out[i:i + len(x)] = zb
+            if errs is not None:
+                rec = codec.decode_unit(zb)                               # [B, S, S, 3] in [0, 1]
+                errs[i:i + len(x)] = ((rec - x.astype(np.float32) / 255.0) ** 2).mean(axis=(1, 2, 3))
+            if progress:
+                progress(min(i + batch_size, n), n)
+        out.flush()
+        del out
+    return errs

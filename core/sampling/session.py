@@ -57,7 +57,10 @@ class RunSampler:
 
     @cached_property
     def model(self):
-        return self.run.load_model(self.device)
+        """The run's autoencoder as a ``core.model.codec.Codec`` (own or imported): numpy in and out."""
+        import torch
+
+        return self.run.codec(self.device, threads=torch.get_num_threads())
 
     @cached_property
     def knn(self):
@@ -90,9 +93,7 @@ class RunSampler:
         return sample(name, self.stats, n, seed=seed, **params, **self.sampler_inputs(name, params))
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        from core.model.autoencoder import decode_numpy
-
-        return decode_numpy(self.model, z)
+        return self.model.decode(z)                                   # uint8 [n, S, S, 3]
 
     def neighbors(self, q: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
         return self.knn.query(np.asarray(q, np.float32), k)

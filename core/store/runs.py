@@ -178,7 +178,17 @@ class Run:
         except (OSError, ValueError) as e:
             raise BrokenArtifactError(p, f"not a readable parquet table ({type(e).__name__})", self.rebuild) from None
 
+    @property
+    def external(self) -> dict | None:
+        """How an imported run's model is opened (core.model.external); None for our own runs."""
+        ext = self.meta.get("external")
+        return ext if isinstance(ext, dict) else None
+
     def load_model(self, device: str = "cpu") -> Any:
+        """Our own runs: the torch ConvAutoencoder. Imported runs: their ExternalCodec (numpy in
+        and out). Code that should not care which uses ``codec()``."""
+        if self.external:
+            return self.codec(device)
         from core.model.autoencoder import load_model  # torch is heavy: import only when a model is needed
 
         p = self._need(self.paths.weights)
@@ -194,6 +204,17 @@ class Run:
             raise
         except (OSError, ValueError, RuntimeError, KeyError) as e:
             raise BrokenArtifactError(p, f"unreadable weights ({type(e).__name__}: {e})", self.rebuild) from None
+
+    def codec(self, device="cpu", threads: int | None = None):
+        """The run's autoencoder as a ``core.model.codec.Codec``: encode(images uint8) -> z,
+        decode(z) -> images uint8, whether we trained it or it was imported."""
+        if self.external:
+            from core.model.external import load_external
+
+            return load_external(self.external, self.path, device, threads)
+        from core.model.codec import OwnCodec
+
+        return OwnCodec(self.load_model(device))
 
     def images(self) -> integrity.NpyRows:
         """The preprocessed uint8 images [N, S, S, 3] the z-points were encoded from, read by
@@ -214,13 +235,14 @@ class Run:
         raises: what cannot be read is named in ``problem`` and the state is ``broken``."""
         st = self.status()
         out: dict[str, Any] = {"run_id": self.run_id, "state": st.get("state"), "dataset": None,
-                               "image_size": None, "z_dim": None, "epochs": None, "val_loss": None,
+                               "model": None, "image_size": None, "z_dim": None, "epochs": None, "val_loss": None,
                                "n_images": None, "created": None, "problem": None}
         if st.get("state") == "broken":
             out["problem"] = st.get("message")
         try:
             cfg = self.config
             out.update(dataset=cfg.data.dataset, image_size=cfg.model.image_size, z_dim=cfg.model.z_dim,
+                       model=(self.external or {}).get("route", "own"),
                        n_images=self.manifest().get("n_ok"), created=self.meta.get("created"))
             hist = self.history()
             out["epochs"] = len(hist) if hist else int(st.get("checkpoint_epoch") or 0)

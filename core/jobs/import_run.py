@@ -1,0 +1,230 @@
+"""One call from an external autoencoder to a complete run: open the model, prepare the images
+at its size, probe it with one batch, encode every image, index, and publish the run.
+
+Everything is written into ``<cache>/imports/<run_id>.partial/`` and renamed to
+``<cache>/runs/<run_id>/`` only when complete, so a refused or killed import never leaves a
+half run in the listing. Progress and the final state (with the refusal's message) live in
+``<cache>/imports/<run_id>.json`` for the dashboard; a lock keeps one import per run id.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from core.errors import BadInputError, NonFiniteError
+from core.model.external import ExternalConfig, part_kind
+from core.store import atomic
+from core.store.locks import exclusive
+from core.store.runs import DONE, Run, cache_root, runs_dir
+
+RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def imports_dir(cache_dir=None) -> Path:
+    return cache_root(cache_dir) / "imports"
+
+
+def import_status(run_id: str, cache_dir=None) -> dict:
+    try:
+        return atomic.read_json(imports_dir(cache_dir) / f"{run_id}.json")
+    except (OSError, ValueError):
+        return {"state": "missing"}
+
+
+def default_import_id(ext: ExternalConfig, data: DataConfig) -> str:
+    """Same model files and data -> same id (repeating the command returns the finished run)."""
+    files = [ext.encoder, ext.decoder, ext.weights, ext.z_points, ext.model]
+    stem = Path(next(f for f in files if f)).stem.replace(":", "-") if any(files) else "model"
+    h = hashlib.sha1(json.dumps([ext.to_dict(), data.to_dict()], sort_keys=True).encode()).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"import-{stem}-{data.dataset}-{h}")
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _copy_model(ext: ExternalConfig, stage: Path) -> tuple[ExternalConfig, dict]:
+    """The model's files, copied into the run (``model/``), and where they came from."""
+    (stage / "model").mkdir()
+    sources, fix = {}, {}
+    for key in ("encoder", "decoder", "weights"):
+        src = getattr(ext, key)
+        if not src:
+            continue
+        sources[key] = {"path": str(Path(src).resolve()), "sha256": _sha256(src)}
+        if key == "weights":      # stored as safetensors, so reopening never calls torch.load
+            from safetensors.torch import save_file
+
+            from core.model.torch_part import read_state_dict
+
+            state = {k: v.detach().cpu().contiguous().clone() for k, v in read_state_dict(src).items()}
+            save_file(state, str(stage / "model" / "weights.safetensors"))
+            fix[key] = "model/weights.safetensors"
+        elif key == "decoder" and ext.encoder and Path(src).resolve() == Path(ext.encoder).resolve():
+            fix[key] = fix["encoder"]
+        else:
+            name = f"{key}{'.onnx' if part_kind(src) == 'onnx' else '.pt'}"
+            shutil.copyfile(src, stage / "model" / name)
+            fix[key] = f"model/{name}"
+    if ext.z_points:
+        sources["z_points"] = {"path": str(Path(ext.z_points).resolve()), "sha256": _sha256(ext.z_points)}
+    if ext.code_dir or ext.model:
+        fix["code_dir"] = str(Path(ext.code_dir or ".").resolve())
+    return dataclasses.replace(ext, **fix, z_ids=None, device="cpu"), sources
+
+
+def _aligned_z(ext: ExternalConfig, index) -> np.ndarray:
+    """Precomputed z-points in the order of the prepared images (by --z-ids, else as given)."""
+    try:
+        z = np.load(ext.z_points, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise BadInputError(f"--z-points {ext.z_points} is not a readable .npy array ({e})") from e
+    if z.ndim != 2 or z.dtype.kind != "f" or z.shape[1] < 1:
+        raise BadInputError(f"--z-points {ext.z_points} holds {z.dtype} {list(z.shape)}; expected float [N, d]")
+    if not ext.z_ids:
+        if len(z) != len(index):
+            raise BadInputError(f"--z-points has {len(z):,} rows but the dataset has {len(index):,} images; give "
+                                "--z-ids FILE (one image file name per z-point row) or --limit")
+        return np.asarray(z, np.float32)
+    ids = [ln.strip() for ln in Path(ext.z_ids).read_text().splitlines() if ln.strip()]
+    if len(ids) != len(z):
+        raise BadInputError(f"--z-ids lists {len(ids):,} ids for {len(z):,} z-point rows")
+    row_of = {i: r for r, i in enumerate(ids)}
+    row_of.update({Path(i).stem: r for r, i in enumerate(ids)})
+    rows = [row_of.get(i, row_of.get(Path(i).stem, -1)) for i in index["image_id"].astype(str)]
+    missing = [i for i, r in zip(index["image_id"], rows) if r < 0]
+    if missing:
+        raise BadInputError(f"{len(missing):,} images of the dataset have no z-point in --z-ids (first: "
+                            f"{missing[:5]}); import the matching subset (e.g. with --limit)")
+    return np.asarray(z[rows], np.float32)
+
+
+def _model_config(spec, z_dim: int) -> ModelConfig:
+    # widths=() marks "no architecture of ours"; the model itself is described under "external"
+    return ModelConfig(image_size=spec.image_size, channels=spec.channels, z_dim=z_dim, widths=(), batch_norm=False)
+
+
+def import_run(ext: ExternalConfig, data: DataConfig, cache_dir=None, run_id: str | None = None, *,
+               progress: bool = True) -> Run:
+    """Import ``ext`` on ``data`` as run ``run_id``; returns the complete run. See module doc."""
+    ext.check()
+    run_id = run_id or default_import_id(ext, data)
+    if not RUN_ID.match(run_id):
+        raise BadInputError(f"--run-id {run_id!r} is not a plain name (letters, digits, '-', '_', '.')")
+    root = cache_root(cache_dir)
+    final = runs_dir(root) / run_id
+    work = imports_dir(root)
+    with exclusive(work / f"{run_id}.lock", busy=f"run {run_id} is being imported by another process"):
+        if (final / "config.json").exists():
+            old = Run(final)
+            if old.complete and old.meta.get("external", {}).get("request") == _request(ext, data):
+                return old
+            raise BadInputError(f"run {run_id!r} already exists in {final.parent}; pick another --run-id")
+        status = _Status(work / f"{run_id}.json", run_id)
+        stage = work / f"{run_id}.partial"
+        shutil.rmtree(stage, ignore_errors=True)
+        try:
+            _build(ext, data, root, stage, status, progress)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            stage.rename(final)
+        except BaseException as e:
+            shutil.rmtree(stage, ignore_errors=True)
+            status.set(state="failed", message=f"{type(e).__name__}: {e}", event="failed")
+            raise
+        status.set(state=DONE, message="complete", event="done")
+    return Run(final)
+
+
+def _request(ext: ExternalConfig, data: DataConfig) -> dict:
+    return json.loads(json.dumps({"external": ext.to_dict(), "data": data.to_dict()}))
+
+
+def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, status, progress: bool) -> None:
+    from core.data.prepare import prepare
+    from core.model.encode import encode_codec_to_npy
+    from core.model.external import ExternalCodec, open_parts, resolve_spec
+    from core.model.probe import probe
+
+    request = _request(ext, data_cfg)      # as asked, before the image size is filled in
+    status.set(state="loading", message="opening the model")
+    enc, dec = open_parts(ext)
+    spec = resolve_spec(ext, enc)
+    try:
+        data_cfg = dataclasses.replace(data_cfg, image_size=spec.image_size)
+    except ValueError as e:
+        raise BadInputError(f"the model's image size {spec.image_size} px cannot be prepared: {e}") from e
+    status.set(state="preparing", message=f"preparing {data_cfg.dataset} images at {spec.image_size} px")
+    data = prepare(data_cfg, root, progress=progress)
+    if len(data.images) == 0:
+        raise BadInputError(f"the dataset {data_cfg.dataset} {data_cfg.data_dir or ''} has no readable images")
+    z = _aligned_z(ext, data.index) if ext.z_points else None
+    if z is not None and not np.isfinite(z).all():
+        raise NonFiniteError(f"--z-points {ext.z_points} contains NaN or inf")
+    codec = ExternalCodec(ext, spec, enc, dec)
+    status.set(state="probing", message="trying the model on one batch")
+    seen = probe(codec, data.images, z)
+    stage.mkdir(parents=True)
+    stored, sources = _copy_model(ext, stage)
+    status.set(state="encoding", message=f"encoding {len(data.images):,} images", encoded=0,
+               total=len(data.images))
+    bar = _bar(progress, len(data.images))
+    errs = encode_codec_to_npy(codec, data.images, stage / "z.npy", z=z, progress=lambda i, n: (
+        bar and bar.update(i - bar.n), status.tick(encoded=i, total=n)))
+    if bar:
+        bar.close()
+    index = data.index.copy()
+    index.insert(0, "row", np.arange(len(index)))
+    if errs is not None:
+        index["recon_mse"] = errs
+    with atomic.atomic_path(stage / "index.parquet") as tmp:
+        index.to_parquet(tmp, index=False)
+    from core.jobs.train_run import _manifest_summary
+
+    cfg = RunConfig(data_cfg, _model_config(spec, seen["z_dim"]), TrainConfig(epochs=0))
+    external = {"route": ext.route, "is_code": ext.is_code(), "config": stored.to_dict(), "spec": spec.to_dict(),
+                "z_dim": seen["z_dim"], "has_encoder": enc is not None, "has_decoder": dec is not None,
+                "sources": sources, "probe": seen, "request": request}
+    atomic.write_json(stage / "config.json", {
+        "config": json.loads(cfg.to_json()), "external": external, "fingerprint": data.fingerprint,
+        "data_path": str(data.path), "manifest": _manifest_summary(data.manifest),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    atomic.write_json(stage / "status.json", {"state": DONE, "message": f"imported ({ext.route})",
+                                              "updated": time.time(), "pid": os.getpid()})
+
+
+class _Status:
+    """``imports/<run_id>.json``: what the import is doing, throttled while encoding."""
+
+    def __init__(self, path: Path, run_id: str):
+        self.path, self.state, self.last = path, {"run_id": run_id}, 0.0
+
+    def set(self, **kw) -> None:
+        self.state.update(kw, updated=time.time(), pid=os.getpid())
+        atomic.write_json(self.path, self.state)
+        self.last = time.monotonic()
+
+    def tick(self, **kw) -> None:
+        if time.monotonic() - self.last >= 1.0 or kw.get("encoded") == kw.get("total"):
+            self.set(**kw)
+
+
+def _bar(progress: bool, n: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=n, desc="encoding", file=sys.stderr, unit="img")
