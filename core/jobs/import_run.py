@@ -113,6 +113,14 @@ def _aligned_z(ext: ExternalConfig, index) -> np.ndarray:
     return np.asarray(z[rows], np.float32)
 
 
+def _z_dim(path: str) -> int | None:
+    try:
+        z = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise BadInputError(f"--z-points {path} is not a readable .npy array ({e})") from e
+    return int(z.shape[1]) if z.ndim == 2 else None
+
+
 def _model_config(spec, z_dim: int) -> ModelConfig:
     # widths=() marks "no architecture of ours"; the model itself is described under "external"
     return ModelConfig(image_size=spec.image_size, channels=spec.channels, z_dim=z_dim, widths=(), batch_norm=False)
@@ -121,7 +129,6 @@ def _model_config(spec, z_dim: int) -> ModelConfig:
 def import_run(ext: ExternalConfig, data: DataConfig, cache_dir=None, run_id: str | None = None, *,
                progress: bool = True) -> Run:
     """Import ``ext`` on ``data`` as run ``run_id``; returns the complete run. See module doc."""
-    ext.check()
     run_id = run_id or default_import_id(ext, data)
     if not RUN_ID.match(run_id):
         raise BadInputError(f"--run-id {run_id!r} is not a plain name (letters, digits, '-', '_', '.')")
@@ -129,15 +136,17 @@ def import_run(ext: ExternalConfig, data: DataConfig, cache_dir=None, run_id: st
     final = runs_dir(root) / run_id
     work = imports_dir(root)
     with exclusive(work / f"{run_id}.lock", busy=f"run {run_id} is being imported by another process"):
-        if (final / "config.json").exists():
+        if (final / "config.json").exists():     # before any status is written: that run stays as it is
             old = Run(final)
-            if old.complete and old.meta.get("external", {}).get("request") == _request(ext, data):
+            if old.complete and (old.external or {}).get("request") == _request(ext, data):
                 return old
             raise BadInputError(f"run {run_id!r} already exists in {final.parent}; pick another --run-id")
         status = _Status(work / f"{run_id}.json", run_id)
         stage = work / f"{run_id}.partial"
-        shutil.rmtree(stage, ignore_errors=True)
         try:
+            status.set(state="loading", message="checking the options", error=None)
+            ext.check()
+            shutil.rmtree(stage, ignore_errors=True)
             _build(ext, data, root, stage, status, progress)
             final.parent.mkdir(parents=True, exist_ok=True)
             stage.rename(final)
@@ -162,7 +171,8 @@ def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, s
     request = _request(ext, data_cfg)      # as asked, before the image size is filled in
     status.set(state="loading", message="opening the model")
     enc, dec = open_parts(ext)
-    spec = resolve_spec(ext, enc)
+    z_dim = _z_dim(ext.z_points) if ext.z_points else None
+    spec = resolve_spec(ext, enc, dec, z_dim)
     try:
         data_cfg = dataclasses.replace(data_cfg, image_size=spec.image_size)
     except ValueError as e:

@@ -175,16 +175,26 @@ def open_parts(cfg: ExternalConfig, threads: int | None = None) -> tuple[object 
     return enc, dec
 
 
-def resolve_spec(cfg: ExternalConfig, encoder) -> ImageSpec:
-    """The declared conventions, completed (and checked) by what an ONNX encoder's input says."""
-    seen = encoder.image_layout() if hasattr(encoder, "image_layout") else None
+def resolve_spec(cfg: ExternalConfig, encoder, decoder=None, z_dim: int | None = None) -> ImageSpec:
+    """The declared conventions, completed and checked by what the model says about its images:
+    an ONNX encoder's input shape, else an ONNX decoder's output shape, else (z-points) the shape
+    a decoder returns for one latent vector."""
+    from core.model.onnx_part import image_layout
+
+    seen, where = None, ""
+    if hasattr(encoder, "image_layout"):
+        seen, where = encoder.image_layout(), f"{cfg.encoder} takes input of shape {encoder.shape}"
+    elif encoder is None and hasattr(decoder, "output_layout"):
+        seen, where = decoder.output_layout(), f"{cfg.decoder} returns images"
+    elif encoder is None and decoder is not None and z_dim and cfg.image_size is None:
+        y, _ = select_output(decoder.run(np.zeros((1, z_dim), np.float32)), None, "the decoder")
+        seen, where = image_layout(list(np.shape(y))), f"the decoder returns images of shape {list(np.shape(y))}"
     if seen:
         layout, size, ch = seen
         for name, declared, actual in (("--layout", cfg.layout, layout), ("--image-size", cfg.image_size, size),
                                        ("--channels", cfg.channels, ch)):
             if declared is not None and declared != actual:
-                raise BadInputError(f"{cfg.encoder} takes input of shape {encoder.shape} ({name} {actual}), "
-                                    f"but {name} {declared} was declared")
+                raise BadInputError(f"{where} ({name} {actual}), but {name} {declared} was declared")
         return ImageSpec(size, ch, layout, cfg.value_range)
     return ImageSpec(cfg.image_size or 64, cfg.channels or 3, cfg.layout or "nchw", cfg.value_range)
 

@@ -24,6 +24,17 @@ def _providers(device: str) -> list[str]:
     return [p for p in want if p in have] or have
 
 
+def image_layout(s: list) -> tuple[str, int, int] | None:
+    """(layout, size, channels) of an image batch shape [B, C, S, S] or [B, S, S, C], else None."""
+    if len(s) != 4:
+        return None
+    if s[1] in (1, 3) and isinstance(s[2], int) and s[2] == s[3] and s[2] > 3:
+        return "nchw", s[2], s[1]
+    if s[3] in (1, 3) and isinstance(s[1], int) and s[1] == s[2] and s[1] > 3:
+        return "nhwc", s[1], s[3]
+    return None
+
+
 class OnnxPart:
     """One ONNX graph with exactly one input; ``run(x)`` returns ``{output name: array}``."""
 
@@ -64,14 +75,11 @@ class OnnxPart:
 
     def image_layout(self) -> tuple[str, int, int] | None:
         """(layout, image size, channels) read off a 4-D image input, or None when it says nothing."""
-        s = self.shape
-        if len(s) != 4:
-            return None
-        if s[1] in (1, 3) and isinstance(s[2], int) and s[2] == s[3]:
-            return "nchw", s[2], s[1]
-        if s[3] in (1, 3) and isinstance(s[1], int) and s[1] == s[2]:
-            return "nhwc", s[1], s[3]
-        return None
+        return image_layout(self.shape)
+
+    def output_layout(self) -> tuple[str, int, int] | None:
+        """The same, read off the first output (a decoder's image)."""
+        return image_layout(list(self.session.get_outputs()[0].shape))
 
     def latent_dim(self) -> int | None:
         s = self.shape

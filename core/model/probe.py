@@ -61,31 +61,36 @@ def probe_decoder(codec: ExternalCodec, z: np.ndarray) -> tuple[np.ndarray, dict
         y = codec.decode_raw(z)
     except Exception as e:
         raise BadInputError(f"the decoder failed on latent vectors of shape {list(z.shape)}: {_short(e)}") from e
-    spec.check_decoded(np.asarray(y))
+    spec.check_decoded(np.asarray(y))        # shape, layout, finiteness, range
     return spec.from_model(y), {"decoded_shape": list(np.shape(y)),
                                 "decoded_range": [float(np.min(y)), float(np.max(y))]}
 
 
-def _range_check(codec: ExternalCodec, images: np.ndarray, declared_mse: float) -> dict:
-    """Reconstruction error of the probe batch under each value range; refuse a clear loser."""
+def _range_mses(codec: ExternalCodec, images: np.ndarray) -> dict[str, float]:
+    """Reconstruction error of the probe batch under each value range (the model's own range wins
+    clearly once it is trained: nothing else maps its outputs back onto the images)."""
     unit = images.astype(np.float32) / 255.0
-    mses = {codec.spec.value_range: declared_mse}
+    mses = {}
     for r in RANGES:
-        if r == codec.spec.value_range:
-            continue
         alt = ExternalCodec(codec.cfg, dataclasses.replace(codec.spec, value_range=r), codec.encoder,
                             codec.decoder, codec.z_dim)
         try:
             rec = alt.spec.from_model(alt.decode_raw(alt._encode_batch(images)))
         except Exception:  # a range the model cannot even run under is no competitor
             continue
-        mses[r] = float(np.mean((rec - unit) ** 2)) if np.isfinite(rec).all() else float("inf")
+        if rec.shape == unit.shape and np.isfinite(rec).all():
+            mses[r] = round(float(np.mean((rec - unit) ** 2)), 6)
+    return mses
+
+
+def _refuse_worse_range(declared: str, mses: dict[str, float]) -> None:
+    if declared not in mses or not mses:
+        return
     best = min(mses, key=mses.get)
-    if declared_mse > RANGE_GOOD_MSE and mses[best] < min(RANGE_RATIO * declared_mse, RANGE_WIN_MSE):
-        raise BadInputError(f"with the declared value range [{codec.spec.value_range}] the model reconstructs the "
-                            f"probe images with MSE {declared_mse:.4f}, with [{best}] {mses[best]:.4f}: it was "
-                            f"probably trained on [{best}]; pass --value-range {best}")
-    return {k: round(v, 6) for k, v in mses.items()}
+    if mses[declared] > RANGE_GOOD_MSE and mses[best] < min(RANGE_RATIO * mses[declared], RANGE_WIN_MSE):
+        raise BadInputError(f"with the declared value range [{declared}] the model reconstructs the probe images "
+                            f"with MSE {mses[declared]:.4f}, with [{best}] {mses[best]:.4f}: it was probably "
+                            f"trained on [{best}]; pass --value-range {best}")
 
 
 def probe(codec: ExternalCodec, images: np.ndarray, z_given: np.ndarray | None = None) -> dict:
@@ -100,10 +105,17 @@ def probe(codec: ExternalCodec, images: np.ndarray, z_given: np.ndarray | None =
     seen.update(info)
     codec.z_dim = seen["z_dim"]
     if codec.has_decoder:
-        rec, info = probe_decoder(codec, z)
+        mses = _range_mses(codec, images) if codec.has_encoder else {}
+        try:
+            rec, info = probe_decoder(codec, z)
+        except BadInputError as e:
+            best = min(mses, key=mses.get) if mses else None
+            if best and best != codec.spec.value_range and "range" in str(e):
+                raise BadInputError(f"{e}. Reconstruction MSE of the probe images by value range: {mses}") from e
+            raise
         seen.update(info)
-        mse = float(np.mean((rec - images.astype(np.float32) / 255.0) ** 2))
-        seen["recon_mse"] = round(mse, 6)
-        if codec.has_encoder:
-            seen["recon_mse_by_range"] = _range_check(codec, images, mse)
+        seen["recon_mse"] = round(float(np.mean((rec - images.astype(np.float32) / 255.0) ** 2)), 6)
+        if mses:
+            seen["recon_mse_by_range"] = mses
+            _refuse_worse_range(codec.spec.value_range, mses)
     return seen

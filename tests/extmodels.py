@@ -1,0 +1,144 @@
+"""Tiny external autoencoders for the import tests: exports of our own model, a Keras-layout
+model with a known answer, a VAE, broken models, and a class in a module written to a folder."""
+from __future__ import annotations
+
+import textwrap
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.config import DataConfig
+from core.model.external import ExternalConfig
+
+GRID = 4      # the Keras-like model averages each colour over a GRID x GRID grid of blocks
+
+
+def synthetic_data(n: int = 300, size: int = 32) -> DataConfig:
+    """The tiny run's data (tests/conftest.py TINY_TRAIN): same images, same split."""
+    return DataConfig("synthetic", None, size, None, n, 0)
+
+
+def do_import(cache, run_id: str, data: DataConfig | None = None, **ext):
+    from core.jobs.import_run import import_run
+
+    return import_run(ExternalConfig(**ext), data or synthetic_data(), cache, run_id, progress=False)
+
+
+class _Call(nn.Module):
+    """forward = one method of a model (ONNX export needs a forward)."""
+
+    def __init__(self, model: nn.Module, method: str):
+        super().__init__()
+        self.model, self.method = model, method
+
+    def forward(self, x):
+        return getattr(self.model, self.method)(x)
+
+
+def to_onnx(module: nn.Module, example: torch.Tensor, path: Path, n_out: int = 1) -> Path:
+    outs = [f"out{i}" for i in range(n_out)]
+    axes = {"x": {0: "batch"}, **{o: {0: "batch"} for o in outs}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")    # the legacy (TorchScript-based) exporter warns that it is legacy
+        # eval() on the wrapper too: the exporter restores the wrapper's train flag on every child
+        torch.onnx.export(module.eval(), (example,), str(path), dynamo=False, input_names=["x"],
+                          output_names=outs, dynamic_axes=axes)
+    return path
+
+
+def export_own(model, folder: Path) -> dict[str, Path]:
+    """Our ConvAutoencoder as ONNX encoder + decoder files and as one TorchScript file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    s, d = model.cfg.image_size, model.cfg.z_dim
+    x, z = torch.rand(2, 3, s, s), torch.randn(2, d)
+    model.eval()
+    ts = torch.jit.trace_module(model, {"encode": x, "decode": z})
+    torch.jit.save(ts, str(folder / "ae.pt"))
+    return {"encoder": to_onnx(_Call(model, "encode"), x, folder / "enc.onnx"),
+            "decoder": to_onnx(_Call(model, "decode"), z, folder / "dec.onnx"), "torchscript": folder / "ae.pt"}
+
+
+class KerasLikeEncoder(nn.Module):
+    """NHWC input in [-1, 1] -> the mean of each colour in each of GRID x GRID blocks, flattened
+    in NHWC order: z = [B, GRID*GRID*3], a known answer for any image."""
+
+    def forward(self, x):                                     # [B, S, S, 3]
+        s = x.shape[1]
+        m = nn.functional.avg_pool2d(x.permute(0, 3, 1, 2), s // GRID)   # [B, 3, G, G]
+        return m.permute(0, 2, 3, 1).reshape(x.shape[0], -1)              # [B, G*G*3]
+
+
+class KerasLikeDecoder(nn.Module):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def forward(self, z):                                     # [B, G*G*3]
+        g = z.reshape(z.shape[0], GRID, GRID, 3).permute(0, 3, 1, 2)      # [B, 3, G, G]
+        up = nn.functional.interpolate(g, scale_factor=self.size // GRID, mode="nearest")
+        return up.clamp(-1, 1).permute(0, 2, 3, 1)                        # [B, S, S, 3]
+
+
+def keras_like_answer(images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(z, decoded images in [0, 1]) the Keras-like model must give, computed in numpy."""
+    x = images_u8.astype(np.float64) / 127.5 - 1.0                       # [B, S, S, 3] in [-1, 1]
+    b, s = len(x), x.shape[1]
+    k = s // GRID
+    blocks = x.reshape(b, GRID, k, GRID, k, 3).mean(axis=(2, 4))         # [B, G, G, 3]
+    up = np.repeat(np.repeat(blocks, k, axis=1), k, axis=2)              # [B, S, S, 3]
+    return blocks.reshape(b, -1), (up + 1) / 2
+
+
+class TinyVAE(nn.Module):
+    """encode -> (mean, log-variance); ``sample`` draws z = mean + sigma * eps (never to be imported)."""
+
+    def __init__(self, size: int = 32, d: int = 8):
+        super().__init__()
+        torch.manual_seed(1)
+        self.size = size
+        self.enc = nn.Linear(3 * size * size, 2 * d)
+        self.dec = nn.Linear(d, 3 * size * size)
+
+    def encode(self, x):                                      # [B, 3, S, S]
+        h = self.enc(x.flatten(1))
+        mean, logvar = h.chunk(2, dim=1)
+        return mean, logvar
+
+    def sample(self, x):
+        mean, logvar = self.encode(x)
+        return mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+
+    def decode(self, z):
+        return torch.sigmoid(self.dec(z)).view(-1, 3, self.size, self.size)
+
+
+CLASS_MODULE = '''
+    """A user's own autoencoder, defined outside the project."""
+    import torch
+    from torch import nn
+
+
+    class {name}(nn.Module):
+        def __init__(self, z_dim=8, size=32):
+            super().__init__()
+            self.size = size
+            self.body = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1), nn.ReLU(), nn.Flatten(),
+                                      nn.Linear(4 * (size // 2) ** 2, z_dim))
+            self.head = nn.Linear(z_dim, 3 * size * size)
+
+        def embed(self, x):
+            return self.body(x)
+
+        def generate(self, z):
+            return torch.sigmoid(self.head(z)).view(-1, 3, self.size, self.size)
+'''
+
+
+def write_class_module(folder: Path, module: str, cls: str = "UserAE") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{module}.py"
+    path.write_text(textwrap.dedent(CLASS_MODULE.format(name=cls)))
+    return path
