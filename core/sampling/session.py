@@ -20,7 +20,7 @@ class Batch:
     params: dict
     seed: int
     z: np.ndarray                 # [n, d] float32
-    images: np.ndarray            # uint8 [n, S, S, 3]
+    images: np.ndarray | None     # uint8 [n, S, S, 3]; None when the run has no decoder
     diagnostics: dict = field(default_factory=dict)
 
 
@@ -120,7 +120,7 @@ class RunSampler:
         z_new = self.vectors(name, n, seed=seed, **params)
         # Decoding (torch) and the neighbour search behind the diagnostics (FAISS, numpy)
         # both release the GIL: on two cores they overlap, and a slider move costs the
-        # longer of the two instead of their sum.
-        images = self._decoder_thread.submit(self.decode, z_new)
+        # longer of the two instead of their sum. A run imported without a decoder has no faces.
+        images = self._decoder_thread.submit(self.decode, z_new) if self.model.has_decoder else None
         diagnostics = self.diagnostics(z_new)
-        return Batch(name, params, seed, z_new, images.result(), diagnostics)
+        return Batch(name, params, seed, z_new, None if images is None else images.result(), diagnostics)

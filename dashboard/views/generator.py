@@ -60,8 +60,9 @@ def _npy(z: np.ndarray) -> bytes:
 def _downloads(b, rid: str) -> None:
     """Files are made only when a button is clicked (callables), not on every slider move."""
     c1, c2, _ = st.columns([1, 1, 2])
-    c1.download_button("Download grid (PNG)", lambda: to_png(b.images, cols=7), on_click="ignore",
-                       file_name=f"{rid}-{b.sampler}-grid.png", mime="image/png", key="gen_png")
+    if b.images is not None:
+        c1.download_button("Download grid (PNG)", lambda: to_png(b.images, cols=7), on_click="ignore",
+                           file_name=f"{rid}-{b.sampler}-grid.png", mime="image/png", key="gen_png")
     c2.download_button("Download vectors (.npy)", lambda: _npy(b.z), on_click="ignore",
                        file_name=f"{rid}-{b.sampler}-z.npy", mime="application/octet-stream", key="gen_npy")
 
@@ -83,7 +84,11 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
     except (ValueError, RuntimeError) as e:
         st.error(f"sampler {name!r} failed: {e}")
         return
-    widgets.show_faces(b.images, caption=f"decoded faces: {state.batch_label()}", cols=7)
+    if b.images is None:
+        st.info(f"No faces: {cached.generator(rid, root).model.why_no_decoder}. The vectors, their "
+                "diagnostics and their place on the map are below.")
+    else:
+        widgets.show_faces(b.images, caption=f"decoded faces: {state.batch_label()}", cols=7)
     _downloads(b, rid)
     left, right = st.columns(2)
     with left:

@@ -15,9 +15,12 @@ def _summary(run) -> None:
                 f"{man.get('n_skipped', 0):,} skipped")
     c[2].metric("image size", f"{cfg.model.image_size} px")
     c[3].metric("z_dim", cfg.model.z_dim)
-    c[4].metric("epochs", len(hist))
-    c[5].metric("val. loss", f"{hist[-1]['val_loss']:.5f}" if hist else "–",
-                help="mean squared error per pixel (values in [0, 1]) on the validation split")
+    if run.external:
+        _imported_metrics(run, c[4:])
+    else:
+        c[4].metric("epochs", len(hist))
+        c[5].metric("val. loss", f"{hist[-1]['val_loss']:.5f}" if hist else "–",
+                    help="mean squared error per pixel (values in [0, 1]) on the validation split")
     with st.expander("configuration and dataset manifest"):
         a, b = st.columns(2)
         a.markdown("**run configuration**")
@@ -29,6 +32,35 @@ def _summary(run) -> None:
             st.dataframe(man["skipped"], hide_index=True)
 
 
+def _imported_metrics(run, cols) -> None:
+    ext = run.external
+    cols[0].metric("model", f"imported · {ext['route']}", help="trained elsewhere: "
+                   + ", ".join(f"{k} {v['path']}" for k, v in ext.get("sources", {}).items()))
+    idx = run.index()
+    held = idx["partition"].to_numpy() != "train"
+    err = idx["recon_mse"].to_numpy()[held] if "recon_mse" in idx and held.any() else None
+    cols[1].metric("held-out MSE", f"{err.mean():.5f}" if err is not None else "–",
+                   help="mean squared reconstruction error per pixel (values in [0, 1]) of the held-out images, "
+                   "computed at import")
+
+
+def imported_model(run) -> None:
+    """What was imported and how its inputs are read: the conventions the probe checked."""
+    ext, spec = run.external, run.external["spec"]
+    colour = "RGB" if spec["channels"] == 3 else "grey"
+    st.markdown(f"**Imported model** ({ext['route']}{', code' if ext.get('is_code') else ''}): "
+                f"{spec['image_size']} px {colour}, channels {'first' if spec['layout'] == 'nchw' else 'last'}, "
+                f"values in [{spec['value_range'].replace(',', ', ')}], {ext['z_dim']} latent dimensions; "
+                f"latent = the encoder's {ext['probe'].get('encoder_output', 'given z-points')}"
+                + ("" if ext.get("has_decoder") else "; no decoder: pages that decode say so"))
+    with st.expander("model files and the probe batch"):
+        a, b = st.columns(2)
+        a.markdown("**files** (copied into the run; SHA-256 of the originals)")
+        a.json(ext.get("sources", {}), expanded=False)
+        b.markdown("**probe** (one batch, before encoding the dataset)")
+        b.json(ext.get("probe", {}), expanded=False)
+
+
 def _recon(run, rid: str, root: str) -> None:
     idx = cached.index(rid, root)
     held = np.flatnonzero(idx["partition"].to_numpy() != "train")
@@ -38,6 +70,10 @@ def _recon(run, rid: str, root: str) -> None:
                            help="which held-out images are shown")
     rows = tuple(int(r) for r in np.sort(np.random.default_rng(int(seed)).choice(pool, min(7, len(pool)),
                                                                                  replace=False)))
+    if not cached.generator(rid, root).model.has_decoder:
+        widgets.show_faces(np.asarray(cached.images(rid, root)[list(rows)]), cols=len(rows),
+                           caption="originals only: this run was imported without a decoder")
+        return
     try:
         orig, rec = cached.reconstructions(rid, root, rows)
     except FileNotFoundError as e:
@@ -57,20 +93,26 @@ def render() -> None:
         return
     rid, root = run.run_id, state.root()
     _summary(run)
+    if run.external:
+        imported_model(run)
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Loss curves")
         hist = run.history()
-        if widgets.need(bool(hist), "This run has no training history (trained for 0 epochs?)."):
+        why = ("This model was trained elsewhere and imported: its training history is not known."
+               if run.external else "This run has no training history (trained for 0 epochs?).")
+        if widgets.need(bool(hist), why):
             st.plotly_chart(charts.loss_curves(hist), width="stretch")
             st.caption("Reconstruction loss per epoch on a log scale; a validation curve above and "
                        "rising away from the training curve means overfitting.")
     with right:
         st.subheader("Reconstruction error")
-        err = cached.index(rid, root)["recon_mse"].to_numpy()
-        st.plotly_chart(charts.error_hist(err), width="stretch")
-        st.caption(f"Distribution of per-image reconstruction errors over all {len(err):,} images; "
-                   f"median {np.median(err):.4f}.")
+        idx = cached.index(rid, root)
+        if widgets.need("recon_mse" in idx, "No reconstruction errors: this run has no decoder."):
+            err = idx["recon_mse"].to_numpy()
+            st.plotly_chart(charts.error_hist(err), width="stretch")
+            st.caption(f"Distribution of per-image reconstruction errors over all {len(err):,} images; "
+                       f"median {np.median(err):.4f}.")
     st.subheader("Originals and reconstructions")
     _recon(run, rid, root)
 

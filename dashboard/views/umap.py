@@ -69,12 +69,15 @@ def _show_point(rid: str, root: str, curve: int, i: int) -> None:
         if i >= n_img:
             st.info(f"No preprocessed image for z-point #{i}: the run's image cache holds {n_img:,}.")
             return
-        orig, rec = cached.reconstructions(rid, root, (i,))
         c1, c2, _ = st.columns([1, 1, 4])
         with c1:
-            widgets.show_faces(orig, caption=f"original image #{i}", cols=1)
+            widgets.show_faces(np.asarray(cached.images(rid, root)[i:i + 1]), caption=f"original image #{i}", cols=1)
         with c2:
-            widgets.show_faces(rec, caption="reconstruction, decoded from its z-point", cols=1)
+            if cached.generator(rid, root).model.has_decoder:
+                _, rec = cached.reconstructions(rid, root, (i,))
+                widgets.show_faces(rec, caption="reconstruction, decoded from its z-point", cols=1)
+            else:
+                st.caption("no reconstruction: this run has no decoder")
         _neighbours(rid, root, np.asarray(cached.generator(rid, root).z[i], np.float32), skip_row=i)
     else:
         b = state.current_batch(rid)
@@ -83,7 +86,8 @@ def _show_point(rid: str, root: str, curve: int, i: int) -> None:
         st.markdown(f"**sampled vector #{i}** of the current batch ({state.batch_label()})")
         c1, _ = st.columns([1, 5])
         with c1:
-            widgets.show_faces(b.images[i:i + 1], caption=f"decoded sample #{i}", cols=1)
+            if b.images is not None:
+                widgets.show_faces(b.images[i:i + 1], caption=f"decoded sample #{i}", cols=1)
         _neighbours(rid, root, b.z[i])
 
 
@@ -146,9 +150,11 @@ def render() -> None:
     ready = launch.umap_ready(run.paths)
     if not ready:
         _wait_for_umap(run.path)
-    extra = [c for c in cached.index_columns(rid, root) if c not in SKIP_COLUMNS]
+    columns = cached.index_columns(rid, root)
+    extra = [c for c in columns if c not in SKIP_COLUMNS]
+    fixed = [c for c in FIXED_COLORS if c != "recon_mse" or c in columns]   # no decoder: no error
     c1, c2 = st.columns([2, 1])
-    color = c1.selectbox("colour by", FIXED_COLORS + extra, key="umap_color",
+    color = c1.selectbox("colour by", fixed + extra, key="umap_color",
                          help="an attribute column of the index, the split, or a distance of each point")
     overlay = c2.toggle("show current batch", True, key="umap_overlay")
     _explorer(rid, root, ready, color, overlay)

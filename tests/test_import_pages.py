@@ -1,0 +1,94 @@
+"""Every dashboard page on imported runs: an ONNX model with d = 16 at 32 px, z-points without a
+decoder (pages that need none work, the others say why), and d / image sizes other than 256 / 64."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from tests.extmodels import do_import, export_own, synthetic_data
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "dashboard" / "app.py")
+PAGES = sorted(p.stem for p in (ROOT / "dashboard" / "views").glob("*.py") if p.stem != "__init__")
+
+
+@pytest.fixture(scope="module")
+def cache(tiny_run, tmp_path_factory):
+    """A cache with the tiny run's model imported from ONNX (d = 16) and its z-points alone."""
+    root = tmp_path_factory.mktemp("imported")
+    files = export_own(tiny_run.load_model(), root / "files")
+    do_import(root, "ext16", encoder=str(files["encoder"]), decoder=str(files["decoder"]))
+    np.save(root / "files" / "z.npy", np.asarray(tiny_run.z()))
+    do_import(root, "zonly", z_points=str(root / "files" / "z.npy"), image_size=32)
+    return root
+
+
+@pytest.fixture
+def env(cache, monkeypatch):
+    monkeypatch.setenv("AE_CACHE_DIR", str(cache))
+    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    return cache
+
+
+def open_page(run_id: str, page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["_select_run"] = run_id
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["run_id"] == run_id
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("info", "caption", "markdown", "error", "warning")
+                    for e in getattr(at, kind))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_an_imported_run(env, page):
+    at = open_page("ext16", page)
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_overview_says_what_was_imported(env):
+    at = open_page("ext16", "overview")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["z_dim"] == "16" and metrics["image size"] == "32 px" and metrics["model"] == "imported · onnx"
+    assert "Imported model" in _texts(at) and "trained elsewhere and imported" in _texts(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_without_a_decoder(env, page):
+    at = open_page("zonly", page)
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_pages_that_decode_say_why_not(env):
+    assert "without a decoder" in _texts(open_page("zonly", "generator"))
+    assert "no decoder" in _texts(open_page("zonly", "overview"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size,d", [(64, 512), (128, 64)])
+def test_pages_with_other_sizes_and_dimensions(tmp_path, monkeypatch, size, d):
+    from core.config import ModelConfig
+    from core.model.autoencoder import ConvAutoencoder
+
+    torch.manual_seed(0)
+    model = ConvAutoencoder(ModelConfig(size, 3, d, (8, 16, 16, 32), True))
+    files = export_own(model, tmp_path / "files")
+    run = do_import(tmp_path, "big", synthetic_data(n=600, size=size), encoder=str(files["encoder"]),
+                    decoder=str(files["decoder"]))
+    assert run.z().shape == (600, d) and run.config.model.image_size == size
+    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    for page in PAGES:
+        at = open_page("big", page)
+        assert not at.error, (page, [e.value for e in at.error])
