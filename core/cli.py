@@ -134,6 +134,8 @@ def _import_parser(sub) -> None:
     c.add_argument("--channels", type=int, choices=[1, 3], help="3 = RGB, 1 = grey")
     c.add_argument("--layout", choices=["nchw", "nhwc"], help="channels first (PyTorch) or last (Keras)")
     c.add_argument("--value-range", default="0,1", help="pixel values the model was trained on: 0,1 | -1,1 | 0,255")
+    i.add_argument("--request", metavar="FILE", help="the whole import as JSON (external model and data; "
+                   "what the dashboard hands over) instead of the options above and below")
     i.add_argument("--dataset", choices=["synthetic", "celeba", "folder"], default="synthetic")
     i.add_argument("--data-dir", help="CelebA root or image folder")
     i.add_argument("--limit", type=int, help="use only the first N images")
@@ -170,7 +172,12 @@ def import_request(a):
 def cmd_import(a) -> int:
     from core.jobs.import_run import import_run
 
-    ext, data = import_request(a)
+    if a.request:
+        from core.jobs.import_run import load_request
+
+        ext, data = load_request(a.request)
+    else:
+        ext, data = import_request(a)
     if ext.is_code():
         print("note: TorchScript files and Python classes are code; they run with your permissions",
               file=sys.stderr)

@@ -13,6 +13,7 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import jobs  # noqa: E402
+from dashboard.import_form import import_form  # noqa: E402
 from dashboard.sidebar import new_run_form, run_picker  # noqa: E402
 
 PAGES = [
@@ -36,6 +37,7 @@ def main() -> None:
     with st.sidebar:
         run_picker(select=jobs.DEMO_RUN_ID if spawned else None)
         new_run_form()
+        import_form()
     page.run()
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from core.errors import AtlasError, BadInputError, NonFiniteError
 from core.jobs.import_run import import_status
+from core.store.paths import RunPaths
 from tests.extmodels import KerasLikeEncoder, do_import, to_onnx
 
 S, D = 32, 8
@@ -56,7 +57,7 @@ def _refused(cache, match: str, error=BadInputError, **ext) -> None:
         do_import(cache, "bad", **ext)
     assert isinstance(info.value, AtlasError)
     assert not (cache / "runs" / "bad").exists()                      # no half run
-    assert not (cache / "imports" / "bad.partial").exists()
+    assert not RunPaths.of("bad", cache).import_stage.exists()
     st = import_status("bad", cache)
     assert st["state"] == "failed" and st["message"]                  # the dashboard can say why
 

@@ -4,7 +4,9 @@ at its size, probe it with one batch, encode every image, index, and publish the
 Everything is written into ``<cache>/imports/<run_id>.partial/`` and renamed to
 ``<cache>/runs/<run_id>/`` only when complete, so a refused or killed import never leaves a
 half run in the listing. Progress and the final state (with the refusal's message) live in
-``<cache>/imports/<run_id>.json`` for the dashboard; a lock keeps one import per run id.
+``<cache>/logs/<run_id>.import-status.json`` for the dashboard; a lock keeps one import per run
+id (file names: core.store.paths.RunPaths). The request (ExternalConfig + DataConfig) crosses
+process boundaries as JSON: ``python -m core import --request FILE``.
 """
 from __future__ import annotations
 
@@ -25,20 +27,32 @@ from core.errors import BadInputError, NonFiniteError
 from core.model.external import ExternalConfig, part_kind
 from core.store import atomic
 from core.store.locks import exclusive
-from core.store.runs import DONE, Run, cache_root, runs_dir
+from core.store.paths import RunPaths
+from core.store.runs import DONE, Run
 
 RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
-def imports_dir(cache_dir=None) -> Path:
-    return cache_root(cache_dir) / "imports"
-
-
 def import_status(run_id: str, cache_dir=None) -> dict:
+    """What an import of ``run_id`` is doing or how it ended (``missing`` if never started)."""
     try:
-        return atomic.read_json(imports_dir(cache_dir) / f"{run_id}.json")
+        st = atomic.read_json(RunPaths.of(run_id, cache_dir).import_status)
     except (OSError, ValueError):
         return {"state": "missing"}
+    return st if isinstance(st, dict) else {"state": "missing"}
+
+
+def request_json(ext: ExternalConfig, data: DataConfig) -> str:
+    return json.dumps({"external": ext.to_dict(), "data": data.to_dict()}, indent=2, sort_keys=True)
+
+
+def load_request(path: str | Path) -> tuple[ExternalConfig, DataConfig]:
+    """The (ExternalConfig, DataConfig) of a request file written by ``request_json``."""
+    try:
+        d = json.loads(Path(path).read_text())
+        return ExternalConfig.from_dict(d["external"]), DataConfig.from_dict(d["data"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise BadInputError(f"--request {path}: not an import request ({type(e).__name__}: {e})") from None
 
 
 def default_import_id(ext: ExternalConfig, data: DataConfig) -> str:
@@ -132,22 +146,21 @@ def import_run(ext: ExternalConfig, data: DataConfig, cache_dir=None, run_id: st
     run_id = run_id or default_import_id(ext, data)
     if not RUN_ID.match(run_id):
         raise BadInputError(f"--run-id {run_id!r} is not a plain name (letters, digits, '-', '_', '.')")
-    root = cache_root(cache_dir)
-    final = runs_dir(root) / run_id
-    work = imports_dir(root)
-    with exclusive(work / f"{run_id}.lock", busy=f"run {run_id} is being imported by another process"):
-        if (final / "config.json").exists():     # before any status is written: that run stays as it is
+    paths = RunPaths.of(run_id, cache_dir)
+    final, stage = paths.folder, paths.import_stage
+    with exclusive(paths.import_lock, busy=f"run {run_id} is being imported by another process"):
+        if paths.exists():     # checked before any status is written: that run stays as it is
             old = Run(final)
             if old.complete and (old.external or {}).get("request") == _request(ext, data):
                 return old
             raise BadInputError(f"run {run_id!r} already exists in {final.parent}; pick another --run-id")
-        status = _Status(work / f"{run_id}.json", run_id)
-        stage = work / f"{run_id}.partial"
+        status = _Status(paths.import_status, run_id)
+        stage.parent.mkdir(parents=True, exist_ok=True)
         try:
             status.set(state="loading", message="checking the options", error=None)
             ext.check()
             shutil.rmtree(stage, ignore_errors=True)
-            _build(ext, data, root, stage, status, progress)
+            _build(ext, data, paths.cache, stage, status, progress)
             final.parent.mkdir(parents=True, exist_ok=True)
             stage.rename(final)
         except BaseException as e:

@@ -177,3 +177,53 @@ def start_derive(run_id: str, cache_dir: str | os.PathLike | None = None) -> boo
     paths.derived.mkdir(exist_ok=True)
     launch(cmd, paths.derive_log, paths.derive_launch, "derive")
     return True
+
+
+# -- importing an external model (core.jobs.import_run) ---------------------------------------
+def import_active(paths: RunPaths) -> bool:
+    """A process holds the import's lock, or one was launched moments ago and is still starting."""
+    _reap()
+    return is_locked(paths.import_lock) or starting(paths.import_launch)
+
+
+def start_import(run_id: str, request_json: str, cache_dir: str | os.PathLike | None = None) -> bool:
+    """Spawn ``python -m core import --request FILE`` (the request as JSON: core.jobs.import_run.
+    request_json) unless that run exists or is being imported; True if spawned."""
+    paths = RunPaths.of(run_id, cache_dir)
+    if paths.exists() or import_active(paths):
+        return False
+    paths.import_request.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(paths.import_request, request_json)
+    cmd = [sys.executable, "-m", "core", "import", "--request", str(paths.import_request), "--run-id", run_id,
+           "--cache-dir", str(paths.cache), "--quiet"]
+    launch(cmd, paths.import_log, paths.import_launch, "import")
+    return True
+
+
+def imports(cache_dir: str | os.PathLike | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(run id, status) of every import that has not completed: running, starting or failed."""
+    d = logs_dir(cache_dir)
+    out = []
+    for p in sorted(d.glob("*.import.json")) if d.is_dir() else []:
+        rid = p.name[: -len(".import.json")]
+        paths = RunPaths.of(rid, cache_dir)
+        if paths.exists():
+            continue                                   # complete: it is a run now
+        try:
+            st = atomic.read_json(paths.import_status)
+        except (OSError, ValueError):
+            st = {"state": "starting", "message": "starting"}
+        active = import_active(paths)
+        if st.get("state") not in ("failed", "done") and not active:
+            st = {**st, "state": "failed", "message": f"the import stopped while {st.get('state')} "
+                                                      "(see its log)"}
+        out.append((rid, st))
+    return out
+
+
+def dismiss_import(run_id: str, cache_dir: str | os.PathLike | None = None) -> None:
+    """Forget a failed import (its launch record and status; the log stays)."""
+    paths = RunPaths.of(run_id, cache_dir)
+    if not import_active(paths):
+        for p in (paths.import_launch, paths.import_status, paths.import_request):
+            p.unlink(missing_ok=True)

@@ -122,6 +122,34 @@ class RunPaths:
         """The RunConfig JSON a background training of a new run is started from."""
         return self.cache / "logs" / f"{self.run_id}.config.json"
 
+    # -- an import (core.jobs.import_run): outside the run folder until it is complete ---------
+    @property
+    def import_stage(self) -> Path:
+        """Where an import writes the run before renaming it to ``folder`` (same file system)."""
+        return self.cache / "imports" / f"{self.run_id}.partial"
+
+    @property
+    def import_status(self) -> Path:
+        """Progress and final state of an import, with the refusal's message when it failed."""
+        return self.cache / "logs" / f"{self.run_id}.import-status.json"
+
+    @property
+    def import_lock(self) -> Path:
+        return self.cache / "logs" / f"{self.run_id}.import.lock"
+
+    @property
+    def import_log(self) -> Path:
+        return self.cache / "logs" / f"{self.run_id}.import.log"
+
+    @property
+    def import_launch(self) -> Path:
+        return self.cache / "logs" / f"{self.run_id}.import.json"
+
+    @property
+    def import_request(self) -> Path:
+        """The import's options as JSON, handed to a background ``python -m core import --request``."""
+        return self.cache / "logs" / f"{self.run_id}.import-request.json"
+
     def exists(self) -> bool:
         """A folder that is (or is becoming) a run: it has a config, a status or a lock."""
         return self.folder.is_dir() and any(p.exists() for p in (self.config, self.status, self.lock))

@@ -259,6 +259,8 @@ def summary_line(s: dict[str, Any]) -> str:
     what = [f"**{s['state']}**"]
     if s.get("dataset"):
         what += [s["dataset"], f"{s['image_size']} px", f"z_dim {s['z_dim']}"]
+        if s.get("model") not in (None, "own"):
+            what.append(f"imported {s['model']}")
         if s.get("n_images"):
             what.append(f"{s['n_images']:,} images")
     if s["state"] == "interrupted":

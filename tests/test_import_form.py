@@ -1,0 +1,98 @@
+"""The sidebar's "Import a model" form: says what is code, refuses bad input before launching,
+imports in the background with progress, picks the finished run, and shows a refusal."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.jobs import launch
+from core.jobs.import_run import import_status
+from core.store.paths import RunPaths
+from tests.extmodels import export_own
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    return tmp_path / "cache"
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def submit(at: AppTest, route: str, **text) -> AppTest:
+    at.sidebar.radio(key="imp_route").set_value(route).run()
+    for key, value in text.items():
+        at.sidebar.text_input(key=key).set_value(value)
+    at.sidebar.number_input(key="imp_nsyn").set_value(500)
+    if route in ("torchscript", "class"):
+        at.sidebar.checkbox(key="imp_trust").check()
+    next(b for b in at.sidebar.button if b.label == "Import").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def wait_until_finished(rid: str, cache: Path, timeout: float = 240) -> dict:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        st = import_status(rid, cache)
+        if st.get("state") in ("done", "failed") and not launch.import_active(RunPaths.of(rid, cache)):
+            return st
+        time.sleep(0.5)
+    raise AssertionError(f"import {rid} did not finish: {import_status(rid, cache)}")
+
+
+def test_the_form_says_what_is_code(env):
+    at = app()
+    assert at.sidebar.radio(key="imp_route").options == [
+        "ONNX files (also Keras / TensorFlow via tf2onnx)", "TorchScript file(s)", "PyTorch class + weights",
+        "precomputed z-points (.npy)"]
+    assert any("are data" in i.value for i in at.sidebar.info)
+    for route in ("torchscript", "class"):
+        at.sidebar.radio(key="imp_route").set_value(route).run()
+        assert any("**code**" in w.value for w in at.sidebar.warning), route
+
+
+def test_bad_input_is_refused_before_anything_starts(env, tmp_path):
+    at = submit(app(), "onnx", imp_encoder=str(tmp_path / "missing.onnx"))
+    assert any("does not exist" in e.value for e in at.sidebar.error)
+    (tmp_path / "ae.pt").write_bytes(b"x")
+    at.sidebar.radio(key="imp_route").set_value("torchscript").run()
+    at.sidebar.text_input(key="imp_encoder").set_value(str(tmp_path / "ae.pt"))
+    next(b for b in at.sidebar.button if b.label == "Import").click().run()   # trust not ticked
+    assert any("I trust this code" in e.value for e in at.sidebar.error)
+    assert not (env / "logs").exists() or not list((env / "logs").glob("*.import.json"))
+
+
+@pytest.mark.slow
+def test_an_import_runs_in_the_background_and_is_picked(env, tiny_run, tmp_path):
+    files = export_own(tiny_run.load_model(), tmp_path / "files")
+    at = submit(app(), "onnx", imp_encoder=str(files["encoder"]), imp_decoder=str(files["decoder"]),
+                imp_rid="mine")
+    assert launch.import_active(RunPaths.of("mine", env)) or RunPaths.of("mine", env).exists()
+    assert wait_until_finished("mine", env)["state"] == "done"
+    at.run()                                   # the panel sees the finished import and picks it
+    at.run()
+    assert not at.exception and at.session_state["run_id"] == "mine"
+    assert any("imported onnx" in c.value for c in at.sidebar.caption)
+
+
+@pytest.mark.slow
+def test_a_refused_import_says_why_and_can_be_dismissed(env, tmp_path):
+    (tmp_path / "enc.onnx").write_text("not a model\n")
+    at = submit(app(), "onnx", imp_encoder=str(tmp_path / "enc.onnx"), imp_rid="broken")
+    assert wait_until_finished("broken", env)["state"] == "failed"
+    at.run()
+    assert any("refused" in e.value and "not a readable ONNX model" in e.value for e in at.sidebar.error)
+    assert not RunPaths.of("broken", env).exists()
+    next(b for b in at.sidebar.button if b.label == "Dismiss").click().run()
+    assert launch.imports(env) == []
