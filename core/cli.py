@@ -133,7 +133,8 @@ def _import_parser(sub) -> None:
     c.add_argument("--image-size", type=int, help="input size in px (default: from the ONNX input, else 64)")
     c.add_argument("--channels", type=int, choices=[1, 3], help="3 = RGB, 1 = grey")
     c.add_argument("--layout", choices=["nchw", "nhwc"], help="channels first (PyTorch) or last (Keras)")
-    c.add_argument("--value-range", default="0,1", help="pixel values the model was trained on: 0,1 | -1,1 | 0,255")
+    c.add_argument("--value-range", default="0,1",
+                   help="pixel values the model was trained on: 0,1 | -1,1 | 0,255 (write --value-range=-1,1)")
     i.add_argument("--request", metavar="FILE", help="the whole import as JSON (external model and data; "
                    "what the dashboard hands over) instead of the options above and below")
     i.add_argument("--dataset", choices=["synthetic", "celeba", "folder"], default="synthetic")

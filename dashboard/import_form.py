@@ -37,7 +37,8 @@ def _model_fields(route: str) -> dict:
     """The route's own inputs; every one maps onto an ExternalConfig field."""
     f: dict = {}
     if route in ("onnx", "torchscript"):
-        f["encoder"] = _path(st.text_input("Encoder file", key="imp_encoder", placeholder=f"/models/enc.{'onnx' if route == 'onnx' else 'pt'}"))
+        ext = "onnx" if route == "onnx" else "pt"
+        f["encoder"] = _path(st.text_input("Encoder file", key="imp_encoder", placeholder=f"/models/enc.{ext}"))
         f["decoder"] = _path(st.text_input("Decoder file (optional; may be the encoder's file)", key="imp_decoder"))
     if route == "class":
         f["model"] = st.text_input("Class", key="imp_class", placeholder="package.module:ClassName").strip() or None

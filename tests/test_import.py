@@ -9,7 +9,7 @@ from core.cli import main
 from core.model.codec import OwnCodec
 from core.store.runs import open_run
 from tests.extmodels import (KerasLikeDecoder, KerasLikeEncoder, TinyVAE, _Call, do_import, export_own,
-                             keras_like_answer, synthetic_data, to_onnx, write_class_module)
+                             keras_like_answer, to_onnx, write_class_module)
 
 TINY_DATA = ["--dataset", "synthetic", "--synthetic-n", "300", "--seed", "0", "--quiet"]
 

@@ -76,7 +76,8 @@ def test_files_that_are_not_models(tmp_path):
 
 def test_a_pickled_model_is_never_loaded(tmp_path):
     torch.save(Enc(), tmp_path / "whole.pt")            # pickled module: code that would run on load
-    _refused(tmp_path / "c", r"checkpoint \(pickled Python objects\), which is never loaded", encoder=str(tmp_path / "whole.pt"))
+    _refused(tmp_path / "c", r"checkpoint \(pickled Python objects\), which is never loaded",
+             encoder=str(tmp_path / "whole.pt"))
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "pickled_ae.py").write_text("from torch import nn\nclass AE(nn.Module):\n    pass\n")
     _refused(tmp_path / "c", "never loaded", model="pickled_ae:AE", weights=str(tmp_path / "whole.pt"),

@@ -2,7 +2,6 @@
 decoder (pages that need none work, the others say why), and d / image sizes other than 256 / 64."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +59,7 @@ def test_every_page_on_an_imported_run(env, page):
 def test_overview_says_what_was_imported(env):
     at = open_page("ext16", "overview")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["z_dim"] == "16" and metrics["image size"] == "32 px" and metrics["model"] == "imported · onnx"
+    assert metrics["z_dim"] == "16" and metrics["image size"] == "32 px" and metrics["imported model"] == "onnx"
     assert "Imported model" in _texts(at) and "trained elsewhere and imported" in _texts(at)
 
 

@@ -92,5 +92,5 @@ class OwnCodec(Codec):
         import torch
 
         with torch.no_grad():
-            x = self.model.decode(torch.from_numpy(np.array(z, np.float32)).to(self._device()))                  # [B, 3, S, S]
+            x = self.model.decode(torch.from_numpy(np.array(z, np.float32)).to(self._device()))   # [B, 3, S, S]
         return x.permute(0, 2, 3, 1).float().cpu().numpy()                                  # [B, S, S, 3]

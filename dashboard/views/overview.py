@@ -34,7 +34,7 @@ def _summary(run) -> None:
 
 def _imported_metrics(run, cols) -> None:
     ext = run.external
-    cols[0].metric("model", f"imported · {ext['route']}", help="trained elsewhere: "
+    cols[0].metric("imported model", ext["route"], help="trained elsewhere: "
                    + ", ".join(f"{k} {v['path']}" for k, v in ext.get("sources", {}).items()))
     idx = run.index()
     held = idx["partition"].to_numpy() != "train"
