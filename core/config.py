@@ -91,7 +91,9 @@ class ModelConfig:
 
     def __post_init__(self):
         check_int("z_dim (--z-dim)", self.z_dim, 1, MAX_Z_DIM)
-        if not 1 <= len(self.widths) <= 8:
+        # widths () marks a model that is not our ConvAutoencoder: an imported run, described by
+        # the "external" entry of its config.json (core.model.external)
+        if not (len(self.widths) == 0 or 1 <= len(self.widths) <= 8):
             raise BadInputError(f"widths (--widths) needs 1 to 8 layers, got {len(self.widths)}")
         for w in self.widths:
             check_int("each of widths (--widths)", w, 1, 4096)

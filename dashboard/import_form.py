@@ -10,10 +10,11 @@ import streamlit as st
 from core.config import DataConfig
 from core.errors import AtlasError
 from core.jobs import launch
-from core.jobs.import_run import RUN_ID, default_import_id, request_json
+from core.jobs.import_run import default_import_id, request_json
 from core.model.conventions import RANGES
 from core.model.external import ExternalConfig
 from core.store.paths import RunPaths
+from core.store.run_id import check_run_id
 from dashboard import state
 
 ROUTES = {"onnx": "ONNX files (also Keras / TensorFlow via tf2onnx)", "torchscript": "TorchScript file(s)",
@@ -95,12 +96,9 @@ def _submit(fields: dict, data_args: dict, rid: str) -> None:
         ext = ExternalConfig(**fields, model_args=args)
         ext.check()
         data = DataConfig(**data_args)
+        rid = check_run_id(rid.strip() or default_import_id(ext, data))
     except (AtlasError, ValueError, TypeError) as e:
         st.error(f"refused: {e}")
-        return
-    rid = rid.strip() or default_import_id(ext, data)
-    if not RUN_ID.match(rid):
-        st.error(f"refused: run id {rid!r} is not a plain name (letters, digits, '-', '_', '.')")
         return
     if RunPaths.of(rid).exists():
         st.error(f"run {rid} already exists; pick another run id")

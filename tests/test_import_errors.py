@@ -172,5 +172,5 @@ def test_option_mistakes_fail_before_anything_loads(good, tmp_path):
     _refused(tmp_path / "c", "needs its weights", model="x:Y")
     with pytest.raises(BadInputError, match="not one of"):
         do_import(tmp_path / "c", "range", encoder=good["enc"], value_range="0,2")
-    with pytest.raises(BadInputError, match="not a plain name"):
+    with pytest.raises(BadInputError, match="is a path"):
         do_import(tmp_path / "c", "../escape", encoder=good["enc"])

@@ -28,10 +28,8 @@ from core.model.external import ExternalConfig, part_kind
 from core.store import atomic
 from core.store.locks import exclusive
 from core.store.paths import RunPaths
+from core.store.run_id import check_run_id
 from core.store.runs import DONE, Run
-
-RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-
 
 def import_status(run_id: str, cache_dir=None) -> dict:
     """What an import of ``run_id`` is doing or how it ended (``missing`` if never started)."""
@@ -143,9 +141,7 @@ def _model_config(spec, z_dim: int) -> ModelConfig:
 def import_run(ext: ExternalConfig, data: DataConfig, cache_dir=None, run_id: str | None = None, *,
                progress: bool = True) -> Run:
     """Import ``ext`` on ``data`` as run ``run_id``; returns the complete run. See module doc."""
-    run_id = run_id or default_import_id(ext, data)
-    if not RUN_ID.match(run_id):
-        raise BadInputError(f"--run-id {run_id!r} is not a plain name (letters, digits, '-', '_', '.')")
+    run_id = check_run_id(run_id or default_import_id(ext, data))
     paths = RunPaths.of(run_id, cache_dir)
     final, stage = paths.folder, paths.import_stage
     with exclusive(paths.import_lock, busy=f"run {run_id} is being imported by another process"):
@@ -217,12 +213,14 @@ def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, s
         index.to_parquet(tmp, index=False)
     from core.jobs.train_run import _manifest_summary
 
-    cfg = RunConfig(data_cfg, _model_config(spec, seen["z_dim"]), TrainConfig(epochs=0))
+    cfg = RunConfig(data_cfg, _model_config(spec, seen["z_dim"]), TrainConfig())
     external = {"route": ext.route, "is_code": ext.is_code(), "config": stored.to_dict(), "spec": spec.to_dict(),
                 "z_dim": seen["z_dim"], "has_encoder": enc is not None, "has_decoder": dec is not None,
                 "sources": sources, "probe": seen, "request": request}
+    config = json.loads(cfg.to_json())
+    config["train"] = {}               # trained elsewhere: nothing of ours to record
     atomic.write_json(stage / "config.json", {
-        "config": json.loads(cfg.to_json()), "external": external, "fingerprint": data.fingerprint,
+        "config": config, "external": external, "fingerprint": data.fingerprint,
         "data_path": str(data.path), "manifest": _manifest_summary(data.manifest),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     atomic.write_json(stage / "status.json", {"state": DONE, "message": f"imported ({ext.route})",

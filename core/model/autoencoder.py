@@ -37,6 +37,9 @@ def _up(cin: int, cout: int, bn: bool) -> nn.Sequential:
 class ConvAutoencoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        if not cfg.widths:
+            raise BadInputError("widths () marks an imported model: there is no ConvAutoencoder to build "
+                                "(open the run's model with Run.codec())")
         self.cfg = cfg
         w = list(cfg.widths)
         self.feat = cfg.image_size // 2 ** len(w)          # spatial size at the bottleneck

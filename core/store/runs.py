@@ -115,7 +115,11 @@ class Run:
     # -- artifacts ---------------------------------------------------------------------
     @property
     def rebuild(self) -> str:
-        """The repair for damaged weights or z-points: train rebuilds them from the checkpoint."""
+        """The repair for damaged weights or z-points: train rebuilds them from the checkpoint
+        (an imported run: import it again)."""
+        if self.external:
+            return ("delete the run folder and import the model again (python -m core import ...; its "
+                    "options are under 'external' -> 'request' in config.json)")
         return (f"run `python -m core train --config {self.paths.config} --run-id {self.run_id}` to rebuild it (from the run's last "
                 f"good checkpoint where there is one), or {RETRAIN}")
 

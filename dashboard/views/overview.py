@@ -24,7 +24,8 @@ def _summary(run) -> None:
     with st.expander("configuration and dataset manifest"):
         a, b = st.columns(2)
         a.markdown("**run configuration**")
-        a.json(cfg.to_dict(), expanded=False)
+        a.json(cfg.to_dict() if not run.external else {"data": cfg.data.to_dict(), "model": run.external["spec"]},
+               expanded=False)
         b.markdown("**dataset**")
         b.json({k: v for k, v in man.items() if k not in ("skipped", "attribute_columns")}, expanded=False)
         if man.get("skipped"):
