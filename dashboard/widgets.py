@@ -127,12 +127,18 @@ def open_page(title: str) -> Run | None:
     return complete_run()
 
 
-def stats_page(title: str, min_d: int = 1):
-    """``open_page`` plus the run's latent statistics: (run, stats), or None when missing."""
+def stats_page(title: str, min_d: int = 1, decodes: bool = False):
+    """``open_page`` plus the run's latent statistics: (run, stats), or None when missing.
+    ``decodes``: the page is about decoded faces, so a run imported without a decoder gets
+    the reason instead."""
     from dashboard import cached
 
     run = open_page(title)
     if run is None:
+        return None
+    if decodes and not need((run.external or {}).get("has_decoder", True),
+                            f"{title} shows decoded faces, and this run was imported without a decoder: "
+                            "import the model again with --decoder (the statistics pages work without one)."):
         return None
     s = cached.stats(run.run_id, state.root())
     if not need(s.d >= min_d, f"{title} need at least {min_d} latent components."):

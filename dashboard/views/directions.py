@@ -94,7 +94,7 @@ def attributes(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
 
 
 def render() -> None:
-    opened = widgets.stats_page("Directions", min_d=2)
+    opened = widgets.stats_page("Directions", min_d=2, decodes=True)
     if opened is None:
         return
     run, s = opened

@@ -131,7 +131,7 @@ def show_nudge(rid: str, root: str, s, label: str, nd) -> None:
 
 
 def render() -> None:
-    opened = widgets.stats_page("Navigate", min_d=2)
+    opened = widgets.stats_page("Navigate", min_d=2, decodes=True)
     if opened is None:
         return
     run, s = opened
