@@ -196,7 +196,6 @@ def cmd_recon(a) -> int:
 
     from core.store import atomic
     from core.model.grid import to_png
-    from core.model.encode import reconstruct
     from core.store.runs import open_run
 
     _check_range("--n", a.n, 1, MAX_RECON_N)
@@ -210,7 +209,9 @@ def cmd_recon(a) -> int:
         raise BadInputError(f"run {a.run_id} has no {a.partition!r} images; try --partition all")
     rows = np.sort(np.random.default_rng(a.seed).choice(rows, min(a.n, len(rows)), replace=False))
     orig = np.asarray(run.images()[rows])
-    rec = reconstruct(run.load_model(), orig)
+    # decoding the run's own z-points is the reconstruction (the encoder is deterministic), and
+    # it also works for a run imported from z-points with only a decoder
+    rec = run.codec().decode(np.asarray(run.z()[rows], np.float32))
     atomic.write_bytes(a.out, to_png(np.concatenate([orig, rec]), cols=len(rows), scale=2))
     mse = float(((orig / 255.0 - rec / 255.0) ** 2).mean())
     print(f"wrote {a.out}: {len(rows)} {a.partition} images (top) and reconstructions (bottom); "
@@ -305,6 +306,10 @@ def cmd_sample(a) -> int:
     if a.fact is not None:
         params["fact"] = a.fact
     gen = RunSampler(open_run(a.run_id, a.cache_dir))
+    if not gen.model.has_decoder:
+        from core.errors import NotReadyError
+
+        raise NotReadyError(f"{gen.model.why_no_decoder}; `derive` and the dashboard's statistics pages work")
     batch = gen.batch(a.sampler, a.n, seed=a.seed, **params)
     atomic.write_bytes(a.out, to_png(batch.images, cols=a.cols, scale=a.scale))
     if a.save_z:

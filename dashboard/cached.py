@@ -118,11 +118,11 @@ def cloud(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def reconstructions(run_id: str, root: str, rows: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(originals, reconstructions) uint8 [n, S, S, 3] of the given z-point rows."""
-    from core.model.encode import reconstruct
-
+    """(originals, reconstructions) uint8 [n, S, S, 3] of the given z-point rows: the decoded
+    z-points (what re-encoding gives, and all a run imported from z-points plus a decoder has)."""
+    gen = generator(run_id, root)
     orig = np.asarray(images(run_id, root)[list(rows)])
-    return orig, reconstruct(generator(run_id, root).model, orig)
+    return orig, gen.decode(np.asarray(gen.z[list(rows)], np.float32))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -38,9 +38,10 @@ class _Call(nn.Module):
         return getattr(self.model, self.method)(x)
 
 
-def to_onnx(module: nn.Module, example: torch.Tensor, path: Path, n_out: int = 1) -> Path:
+def to_onnx(module: nn.Module, example: torch.Tensor, path: Path, n_out: int = 1, dynamic: bool = True) -> Path:
+    """``dynamic=False`` fixes the batch size to the example's (as some Keras exports do)."""
     outs = [f"out{i}" for i in range(n_out)]
-    axes = {"x": {0: "batch"}, **{o: {0: "batch"} for o in outs}}
+    axes = {"x": {0: "batch"}, **{o: {0: "batch"} for o in outs}} if dynamic else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")    # the legacy (TorchScript-based) exporter warns that it is legacy
         # eval() on the wrapper too: the exporter restores the wrapper's train flag on every child
@@ -90,6 +91,20 @@ def keras_like_answer(images_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blocks = x.reshape(b, GRID, k, GRID, k, 3).mean(axis=(2, 4))         # [B, G, G, 3]
     up = np.repeat(np.repeat(blocks, k, axis=1), k, axis=2)              # [B, S, S, 3]
     return blocks.reshape(b, -1), (up + 1) / 2
+
+
+class GreyBlocks(nn.Module):
+    """Grey [B, 1, S, S] -> 4x4-pixel block means (encoder) and back (decoder): a known answer."""
+
+    def __init__(self, decode: bool = False, size: int = 32):
+        super().__init__()
+        self.decode, self.size = decode, size
+
+    def forward(self, x):
+        if self.decode:                                       # [B, (S/4)^2] -> [B, 1, S, S]
+            g = x.view(-1, 1, self.size // 4, self.size // 4)
+            return nn.functional.interpolate(g, scale_factor=4, mode="nearest")
+        return nn.functional.avg_pool2d(x, 4).flatten(1)      # [B, (S/4)^2]
 
 
 class TinyVAE(nn.Module):

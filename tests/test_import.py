@@ -8,7 +8,7 @@ import torch
 from core.cli import main
 from core.model.codec import OwnCodec
 from core.store.runs import open_run
-from tests.extmodels import (KerasLikeDecoder, KerasLikeEncoder, TinyVAE, _Call, do_import, export_own,
+from tests.extmodels import (GreyBlocks, KerasLikeDecoder, KerasLikeEncoder, TinyVAE, _Call, do_import, export_own,
                              keras_like_answer, to_onnx, write_class_module)
 
 TINY_DATA = ["--dataset", "synthetic", "--synthetic-n", "300", "--seed", "0", "--quiet"]
@@ -66,6 +66,21 @@ def test_keras_layout_channels_last_minus_one_to_one(tmp_path):
     np.testing.assert_allclose(run.z(), want_z, atol=1e-5)
     got = run.codec().decode(run.z()[:10])
     assert np.abs(got.astype(int) - np.rint(want_img[:10] * 255)).max() <= 1
+
+
+def test_grey_model_with_a_fixed_batch_size(tmp_path):
+    s = 32
+    enc = to_onnx(GreyBlocks(), torch.rand(3, 1, s, s), tmp_path / "enc.onnx", dynamic=False)   # batch 3 only
+    dec = to_onnx(GreyBlocks(decode=True), torch.rand(3, 64), tmp_path / "dec.onnx", dynamic=False)
+    run = do_import(tmp_path / "c", "grey", encoder=str(enc), decoder=str(dec))
+    assert run.external["spec"]["channels"] == 1                        # read off the input [3, 1, 32, 32]
+    rgb = np.asarray(run.images()).astype(np.float64) / 255                # 300 images: 100 batches of 3
+    grey = rgb @ np.array([0.299, 0.587, 0.114])                         # ITU-R BT.601 luma
+    want = grey.reshape(len(grey), s // 4, 4, s // 4, 4).mean(axis=(2, 4)).reshape(len(grey), -1)
+    np.testing.assert_allclose(run.z(), want, atol=1e-5)
+    faces = run.codec().decode(run.z()[:4])                               # 4: one padded batch
+    assert faces.shape == (4, s, s, 3) and (faces[..., 0] == faces[..., 2]).all()   # grey shown as RGB
+    assert np.abs(faces[..., 0] / 255 - np.repeat(np.repeat(want[:4].reshape(4, 8, 8), 4, 1), 4, 2)).max() < 1 / 255
 
 
 def test_vae_mean_is_taken_and_import_is_deterministic(tmp_path):

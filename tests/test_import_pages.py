@@ -24,6 +24,7 @@ def cache(tiny_run, tmp_path_factory):
     do_import(root, "ext16", encoder=str(files["encoder"]), decoder=str(files["decoder"]))
     np.save(root / "files" / "z.npy", np.asarray(tiny_run.z()))
     do_import(root, "zonly", z_points=str(root / "files" / "z.npy"), image_size=32)
+    do_import(root, "zdec", z_points=str(root / "files" / "z.npy"), decoder=str(files["decoder"]))
     return root
 
 
@@ -67,6 +68,21 @@ def test_overview_says_what_was_imported(env):
 def test_every_page_without_a_decoder(env, page):
     at = open_page("zonly", page)
     assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", ["overview", "generator"])
+def test_z_points_with_a_decoder_reconstruct_and_generate(env, page):
+    at = open_page("zdec", page)
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert any(("reconstructions" if page == "overview" else "decoded faces") in c for c in captions)
+
+
+def test_cli_on_z_points_runs(env, tmp_path, capsys):
+    from core.cli import main
+
+    assert main(["recon", "zdec", "--out", str(tmp_path / "r.png"), "--cache-dir", str(env)]) == 0
+    assert main(["sample", "zonly", "--out", str(tmp_path / "s.png"), "--cache-dir", str(env)]) == 2
+    assert "without a decoder" in capsys.readouterr().err and not (tmp_path / "s.png").exists()
 
 
 def test_pages_that_decode_say_why_not(env):
