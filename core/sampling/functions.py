@@ -19,9 +19,18 @@ def box(stats, n, rng, fact=1.0):
     return stats.center + rng.uniform(-1.0, 1.0, (n, stats.d)) * hw
 
 
-def cube(stats, n, rng, b=1.5):
-    """Every component uniform in one common interval [-b, b] (the naive method): the
-    points lie in a thin shell of radius ~ b sqrt(d/3), far from where the data is."""
+def naive_cube_b(stats) -> float:
+    """The blog's naive common interval [-b, b], defined once from the data: the smallest one
+    wide enough for every component, i.e. holding each fitted center +- 2 fitted sigma (its
+    central 95%). Used by the cube sampler, the CLI, the Generator and the Projections page."""
+    return float(np.max(np.abs(stats.center) + 2.0 * stats.sigma_fit))
+
+
+def cube(stats, n, rng, b=None):
+    """Every component uniform in one common interval [-b, b] (the naive method; b from
+    `naive_cube_b` unless given): the points lie in a thin shell of radius ~ b sqrt(d/3),
+    far from where the data is."""
+    b = naive_cube_b(stats) if b is None else b
     return rng.uniform(-b, b, (n, stats.d))
 
 

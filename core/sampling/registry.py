@@ -43,7 +43,8 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in [
     SamplerSpec("box", fns.box, "uniform in [center - fact*hw, center + fact*hw] per component (the blog's method)",
                 {"fact": _FACT}),
     SamplerSpec("cube", fns.cube, "uniform in one common interval [-b, b] (the naive method)",
-                {"b": Param(1.5, "half width of the common interval", positive=True)}),
+                {"b": Param(None, "half width of the common interval (default: naive_cube_b, wide enough "
+                                 "for every component)", positive=True)}),
     SamplerSpec("diag_gauss", fns.diag_gauss, "independent Gaussians per component (center, std)",
                 {"scale": _SCALE}),
     SamplerSpec("full_gauss", fns.full_gauss, "multivariate normal with the full covariance",
