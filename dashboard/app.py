@@ -25,6 +25,7 @@ PAGES = [
     ("views/generator.py", "Generator", ":material/face:"),
     ("views/navigate.py", "Navigate", ":material/route:"),
     ("views/directions.py", "Directions", ":material/open_with:"),
+    ("views/quality.py", "Quality", ":material/leaderboard:"),
 ]
 
 

@@ -227,3 +227,32 @@ def dismiss_import(run_id: str, cache_dir: str | os.PathLike | None = None) -> N
     if not import_active(paths):
         for p in (paths.import_launch, paths.import_status, paths.import_request):
             p.unlink(missing_ok=True)
+
+
+# -- quality: FID / KID / precision-recall / face rate per sampler -----------------------------
+def quality_state(paths: RunPaths) -> dict[str, Any]:
+    """The quality job's progress (derived/quality/status.json): ``interrupted`` when it says
+    running but nobody holds its lock, ``running`` while a launch is under way."""
+    try:
+        st = atomic.read_json(paths.quality_status)
+    except (OSError, ValueError):
+        st = {"state": "missing"}
+    if st.get("state") == "running" and not is_locked(paths.quality_lock):
+        st = {**st, "state": "interrupted"}
+    if st.get("state") != "running" and starting(paths.quality_launch):
+        st = {**st, "state": "running", "message": "starting (loading Inception-v3)", "fraction": 0.0}
+    return st
+
+
+def start_quality(run_id: str, cache_dir: str | os.PathLike | None = None, n: int | None = None) -> bool:
+    """Spawn ``python -m core quality RUN_ID`` unless it is running; True if spawned. Finished
+    rows are cached, so a second start only computes what is missing."""
+    paths = RunPaths.of(run_id, cache_dir)
+    if read_status(paths).get("state") != DONE or quality_state(paths).get("state") == "running":
+        return False
+    cmd = [sys.executable, "-m", "core", "quality", run_id, "--cache-dir", str(cache_root(cache_dir)), "--quiet"]
+    if n:
+        cmd += ["--n", str(int(n))]
+    paths.quality.mkdir(parents=True, exist_ok=True)
+    launch(cmd, paths.quality_log, paths.quality_launch, "quality")
+    return True

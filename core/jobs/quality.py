@@ -89,7 +89,7 @@ def quality_report(run_id: str, cache_dir=None, *, n: int | None = None, n_ref: 
     dev = pick_device(device)
     n = n or default_n(dev)
     rows = rows or table.default_rows()
-    with exclusive(run.derived(".quality.lock"), busy=f"the quality job of run {run_id} is already running"):
+    with exclusive(run.paths.quality_lock, busy=f"the quality job of run {run_id} is already running"):
         sess = RunSampler(run, device="cpu")
         ref_rows, own_rows = _split(sess, n, n_ref, seed, 10_000 if dev.startswith("cuda") else 1000)
         out_dir = table.folder(run, EXTRACTOR_ID)

@@ -50,13 +50,13 @@ def default_rows() -> list[RowSpec]:
 
 
 def folder(run, extractor: str) -> Path:
-    d = run.derived("quality") / extractor
+    d = run.paths.quality / extractor
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
 def status_path(run) -> Path:
-    return run.derived("quality") / "status.json"
+    return run.paths.quality_status
 
 
 def read_rows(run, extractor: str | None = None) -> list[dict]:
@@ -64,7 +64,7 @@ def read_rows(run, extractor: str | None = None) -> list[dict]:
     files are skipped (a half-written row has no json yet)."""
     from core.quality.inception import EXTRACTOR_ID
 
-    d = run.derived("quality") / (extractor or EXTRACTOR_ID)
+    d = run.paths.quality / (extractor or EXTRACTOR_ID)
     out = []
     for p in sorted(d.glob("row-*.json")) if d.is_dir() else []:
         try:
@@ -77,7 +77,7 @@ def read_rows(run, extractor: str | None = None) -> list[dict]:
 def row_arrays(run, key: str, extractor: str | None = None) -> dict:
     from core.quality.inception import EXTRACTOR_ID
 
-    return atomic.load_npz(run.derived("quality") / (extractor or EXTRACTOR_ID) / f"row-{key}.npz")
+    return atomic.load_npz(run.paths.quality / (extractor or EXTRACTOR_ID) / f"row-{key}.npz")
 
 
 def lookup(rows: list[dict], sampler: str, params: dict) -> dict | None:

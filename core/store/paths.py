@@ -107,6 +107,27 @@ class RunPaths:
     def derive_launch(self) -> Path:
         return self.derived / "derive_job.json"
 
+    # -- the quality job (core.jobs.quality; rows in core.quality.table) -------------------
+    @property
+    def quality(self) -> Path:
+        return self.derived / "quality"
+
+    @property
+    def quality_status(self) -> Path:
+        return self.quality / "status.json"
+
+    @property
+    def quality_lock(self) -> Path:
+        return self.derived / ".quality.lock"
+
+    @property
+    def quality_log(self) -> Path:
+        return self.quality / "quality.log"
+
+    @property
+    def quality_launch(self) -> Path:
+        return self.quality / "quality_job.json"
+
     # -- a launched training (outside the run folder) ------------------------------------
     @property
     def train_log(self) -> Path:
