@@ -239,3 +239,28 @@ def color_values(run_id: str, root: str, column: str) -> tuple[np.ndarray, list[
         return col.to_numpy(np.float32), None
     cat = pd.Categorical(col.astype(str))
     return cat.codes.astype(np.float32), [str(c) for c in cat.categories]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def live_judge(run_id: str, root: str):
+    """Face rate and diversity references of a run (core.quality.live), built once per run."""
+    from core.quality.live import LiveJudge
+
+    gen = generator(run_id, root)
+    rows = gen.heldout_rows if len(gen.heldout_rows) else gen.train_rows
+    return LiveJudge(gen.decode, np.asarray(gen.z[rows[:2000]]))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def live_check(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int) -> dict:
+    """Face rate and diversity of one Generator batch (a few ms a face; cached per batch)."""
+    b = batch(run_id, root, sampler, params_json, seed, n)
+    return live_judge(run_id, root).judge(b.images)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def quality_rows(run_id: str, root: str) -> list[dict]:
+    """Rows the quality job has cached so far (re-read at most every 10 s)."""
+    from core.quality.table import read_rows
+
+    return read_rows(open_run(run_id, root))

@@ -81,9 +81,14 @@ def marker_size(n: int) -> float:
     return 6.0 if n <= 5_000 else 4.0 if n <= 30_000 else 3.0 if n <= 100_000 else 2.0
 
 
+OFF_DATA_NOTE = "hollow: off the data (farther from it than 95% of held-out real points)"
+
+
 def umap_figure(coords: np.ndarray, marker: dict, axis_titles: tuple[str, str],
-                batch_xy: np.ndarray | None = None, height: int = 680) -> go.Figure:
-    """Every z-point as one WebGL trace (curve 0, point index = z row), the batch as curve 1."""
+                batch_xy: np.ndarray | None = None, height: int = 680,
+                off: np.ndarray | None = None) -> go.Figure:
+    """Every z-point as one WebGL trace (curve 0, point index = z row), the batch as curve 1;
+    its points off the data (bool ``off``) drawn hollow, explained by a legend entry."""
     fig = go.Figure()
     # big dots for small runs, fine dots where 200,000 would merge into a blot
     marker = dict(marker, size=marker_size(len(coords)))
@@ -92,10 +97,15 @@ def umap_figure(coords: np.ndarray, marker: dict, axis_titles: tuple[str, str],
                       selected=dict(marker=dict(color="#111111", size=marker["size"] + 2)),
                       hovertemplate="z-point #%{pointNumber}<extra></extra>")
     if batch_xy is not None and len(batch_xy):
+        hollow = np.zeros(len(batch_xy), bool) if off is None or len(off) != len(batch_xy) else np.asarray(off)
         fig.add_scattergl(x=batch_xy[:, 0], y=batch_xy[:, 1], mode="markers", name="current batch",
-                          marker=dict(size=12, color=SAMPLE, symbol="diamond", line=dict(color="white", width=1.5)),
+                          marker=dict(size=12, color=SAMPLE, symbol=np.where(hollow, "diamond-open", "diamond"),
+                                      line=dict(color=np.where(hollow, SAMPLE, "white"), width=1.5)),
                           selected=dict(marker=dict(color="#8B0000", size=16)),
                           hovertemplate="sample #%{pointNumber}<extra></extra>")
+        if hollow.any():   # a legend entry only (no points, so click numbering stays)
+            fig.add_scattergl(x=[None], y=[None], mode="markers", name=f"{int(hollow.sum())} of {len(hollow)} {OFF_DATA_NOTE}",
+                              marker=dict(size=12, color=SAMPLE, symbol="diamond-open"))
     fig.update_xaxes(title=axis_titles[0])
     fig.update_yaxes(title=axis_titles[1])
     fig.update_layout(dragmode="zoom", hovermode="closest", uirevision="keep")
@@ -122,9 +132,11 @@ def _hex_rgb(c: str) -> np.ndarray:
     return np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
 
 
-def thumbnail_jpeg(bg: np.ndarray, extent: list[float], xy: np.ndarray, r: int = 6) -> bytes:
-    """The density image with the batch drawn on as orange diamonds (white rim): ~20 kB of
-    JPEG in about a millisecond, what a slider move re-sends instead of 200,000 points."""
+def thumbnail_jpeg(bg: np.ndarray, extent: list[float], xy: np.ndarray, r: int = 6,
+                   off: np.ndarray | None = None) -> bytes:
+    """The density image with the batch drawn on as orange diamonds (white rim), points off
+    the data (bool ``off``) as hollow ones: ~20 kB of JPEG in about a millisecond, what a
+    slider move re-sends instead of 200,000 points."""
     import io
 
     from PIL import Image
@@ -136,11 +148,17 @@ def thumbnail_jpeg(bg: np.ndarray, extent: list[float], xy: np.ndarray, r: int =
     row = np.clip((y1 - xy[:, 1]) / (y1 - y0) * (h - 1), 0, h - 1).round().astype(int)
     dy, dx = np.mgrid[-r - 1:r + 2, -r - 1:r + 2]
     manhattan = np.abs(dy) + np.abs(dx)
+    hollow = np.zeros(len(xy), bool) if off is None or len(off) != len(xy) else np.asarray(off, bool)
     for rad, color in ((r + 1, np.array([255, 255, 255], np.uint8)), (r, _hex_rgb(SAMPLE))):
         m = manhattan <= rad
         yy, xx = (row[:, None] + dy[m][None]).ravel(), (col[:, None] + dx[m][None]).ravel()
         ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
         img[yy[ok], xx[ok]] = color
+    if hollow.any():   # punch the inside out again: only the rim shows, the density stays visible
+        m = manhattan <= r - 3
+        yy, xx = (row[hollow][:, None] + dy[m][None]).ravel(), (col[hollow][:, None] + dx[m][None]).ravel()
+        ok = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        img[yy[ok], xx[ok]] = bg[yy[ok], xx[ok]]
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="JPEG", quality=90)
     return buf.getvalue()

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from core.model.grid import to_png
+from core.quality.live import off_data
 from core.jobs import launch
 from core.store.paths import RunPaths
 from dashboard import cached, state, widgets
@@ -24,31 +25,82 @@ from dashboard.charts_maps import thumbnail_jpeg
 from dashboard.sampler_ui import sampler_controls
 
 
-def _diagnostics_table(d: dict) -> pd.DataFrame:
+def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None) -> pd.DataFrame:
     rows = [("Mahalanobis radius, mean", "sample_mahalanobis_mean", "real_mahalanobis_mean"),
             ("Mahalanobis radius, median", "sample_mahalanobis_median", "real_mahalanobis_median"),
-            ("distance to nearest real z-point, mean", "sample_nn_mean", "real_nn_mean"),
-            ("distance to nearest real z-point, median", "sample_nn_median", "real_nn_median")]
+            ("nearest real z-point, mean distance", "sample_nn_mean", "real_nn_mean"),
+            ("nearest real z-point, median distance", "sample_nn_median", "real_nn_median")]
     out = [(label, d.get(a), d.get(b)) for label, a, b in rows if a in d]
     if "sample_nn_beyond_real_p95" in d:
-        out.append(("share farther from the data than 95% of real points",
-                    d["sample_nn_beyond_real_p95"], 0.05))
+        out.append(("share farther from the data than 95% of real", d["sample_nn_beyond_real_p95"], 0.05))
+    if "sample_mahalanobis" in d:
+        from core.quality.live import off_data
+
+        out.append(("share off the data (hollow on the maps)", float(off_data(d).mean()), 0.10))
+    if live:
+        out += [("face rate (OpenCV Haar)", live["sample_face_rate"], live["real_face_rate"]),
+                ("diversity: mean pairwise pixel distance", live["sample_diversity"], live["real_diversity"]),
+                ("diversity relative to real batches", live["sample_diversity_ratio"], 1.0)]
+    if q:
+        row, floor = q
+        for ref, name in (("real", "real images"), ("rec", "reconstructions")):
+            m, f = row["metrics"].get(ref), (floor or {}).get("metrics", {}).get(ref)
+            if not m:
+                continue
+            tag = f"vs held-out {name}, N={row['n']}/{m['n_ref']}"
+            out += [(f"FID {tag}", m["fid"], f["fid"] if f else None),
+                    (f"KID×1000 {tag}", 1e3 * m["kid"], 1e3 * f["kid"] if f else None),
+                    (f"precision {tag}", m["precision"], f["precision"] if f else None),
+                    (f"recall {tag}", m["recall"], f["recall"] if f else None)]
     return pd.DataFrame(out, columns=["measure", "batch", "real"])
 
 
-def _diagnostics(b) -> None:
+def _quality_row(rid: str, root: str, b) -> tuple | None:
+    """The quality job's row for this sampler and parameters (and its REAL row), if computed."""
+    from core.quality.table import lookup
+
+    rows = cached.quality_rows(rid, root)
+    row = lookup(rows, b.sampler, b.params)
+    if row is None:
+        return None
+    return row, next((r for r in rows if r["sampler"] == "REAL" and r["n"] == row["n"]), None)
+
+
+def _diagnostics(b, rid: str, root: str) -> None:
     d = b.diagnostics
     if not widgets.need(bool(d), "No diagnostics for this batch."):
         return
-    st.dataframe(_diagnostics_table(d), hide_index=True, width="stretch",
-                 column_config={"batch": st.column_config.NumberColumn("this batch", format="%.3f"),
+    spec = state.batch_spec()
+    live = cached.live_check(rid, root, spec["sampler"], cached.params_key(spec["params"]), spec["seed"], spec["n"])
+    q = _quality_row(rid, root, b)
+    st.dataframe(_diagnostics_table(d, live, q), hide_index=True, width="stretch",
+                 column_config={"measure": st.column_config.TextColumn("measure", width="large"),
+                                "batch": st.column_config.NumberColumn("this batch", format="%.3f", width="small"),
                                 "real": st.column_config.NumberColumn(
-                                    "real (held-out)", format="%.3f",
-                                    help="the same measures for real held-out z-points")})
+                                    "real", format="%.3f", width="small",
+                                    help="held-out real z-points (decoded, for face rate and diversity); for the "
+                                    "quality job's figures: its REAL row, held-out real images, the floor at that N")})
+    warn = []
+    if live and live["sample_face_rate"] < 0.5 * live["real_face_rate"]:
+        warn.append(f"few faces ({live['sample_face_rate']:.0%} vs {live['real_face_rate']:.0%} for real z-points)")
+    if live and live["sample_diversity_ratio"] < 0.6:
+        warn.append(f"collapsed: {live['sample_diversity_ratio']:.2f}x the variety of real batches")
+    if "sample_mahalanobis" in d:
+        from core.quality.live import off_data
+
+        share = float(off_data(d).mean())
+        if share > 0.5:
+            warn.append(f"{share:.0%} of the vectors lie off the data")
+    if warn:
+        st.warning("This batch is not like real faces: " + "; ".join(warn) + ".")
     gm = d.get("gaussian_mahalanobis_mean")
     st.caption("Good vectors look like real held-out z-points: a similar Mahalanobis radius (how far "
                "out in the cloud, in its own units" + (f"; a Gaussian cloud gives ≈ {gm:.1f}" if gm else "")
-               + ") and a similar distance to their nearest real z-point (landing where data is).")
+               + "), a similar distance to their nearest real z-point, faces found as often, and as much "
+               "variety as real batches of the same size (a collapsed batch can sit close to real points). "
+               + ("FID/KID/precision/recall: the Quality page's job for this sampler and parameters."
+                  if q else "FID/KID/precision/recall appear here once the Quality page's job has computed "
+                  "this sampler and parameters."))
 
 
 def _npy(z: np.ndarray) -> bytes:
@@ -95,14 +147,18 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
         ready = launch.umap_ready(RunPaths(run_path))
         bg, extent = cached.density_rgb(rid, root, ready)
         what = "UMAP" if ready else "PCA plane (first two main axes; UMAP still being fitted)"
-        st.image(thumbnail_jpeg(bg, extent, state.current_placement(rid)), width=bg.shape[1], output_format="JPEG",
+        off = off_data(b.diagnostics)
+        st.image(thumbnail_jpeg(bg, extent, state.current_placement(rid), off=off), width=bg.shape[1],
+                 output_format="JPEG",
                  caption=f"{what} of all z-points as a density image (darker = more points); orange "
-                 "diamonds: this batch, placed by its nearest real z-points. The interactive map with "
-                 "every point is on the UMAP page.")
+                 "diamonds: this batch, placed by its nearest real z-points; hollow diamonds "
+                 f"({int(off.sum())} of {len(off)}): off the data (nearest-real distance or Mahalanobis "
+                 "radius beyond 95% of held-out real points), so their place on the map is only their "
+                 "nearest neighbours'. The interactive map with every point is on the UMAP page.")
     with right:
-        _diagnostics(b)
+        _diagnostics(b, rid, root)
     st.caption(f"server time for this update: {1000 * (time.perf_counter() - t0):.0f} ms "
-               "(sample, decode, diagnostics, placement on the map, images)")
+               "(sample, decode, diagnostics, face rate and diversity, placement on the map, images)")
 
 
 def render() -> None:

@@ -18,14 +18,17 @@ def _radii(rid: str, root: str, s) -> None:
     except Exception as e:  # a sampler that cannot draw many vectors (e.g. needs a fit): skip it
         st.caption(f"(no {spec['sampler']} cloud: {e})")
         sampled = None
-    b = float(np.percentile(np.abs(np.asarray(cached.generator(rid, root).z[:5000])), 99))
-    cube = np.linalg.norm(cached.cloud(rid, root, "cube", cached.params_key({"b": b}), 0), axis=1) \
+    from core.sampling.functions import naive_cube_b
+
+    b = naive_cube_b(s)                     # the one naive interval, as the cube sampler's default
+    cube = np.linalg.norm(cached.cloud(rid, root, "cube", cached.params_key({}), 0), axis=1) \
         if _cube_ok() else None
     batch = np.linalg.norm(state.current_batch(rid).z, axis=1)
     st.plotly_chart(charts.radius_hist(s.radius, sampled, cube, batch, spec["sampler"]), width="stretch")
     st.caption(f"Lengths |z| of the real z-points (blue), of {cached.N_CLOUD:,} vectors from the "
                f"current sampler (orange) and from the naive cube, uniform in one common interval "
-               f"[-b, b] with b = {b:.2f} (purple), the 99th percentile of |z_j|; ticks at the bottom "
+               f"[-b, b] with b = {b:.2f} (purple), the smallest holding every component's fitted center "
+               "± 2 sigma; ticks at the bottom "
                "are the current batch. Cube vectors sit in a thin shell far from the real cloud.")
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from core.jobs import launch
+from core.quality.live import off_data
 from core.store.paths import RunPaths
 from dashboard import cached, state, widgets
 from dashboard.charts_maps import color_marker, umap_figure
@@ -117,7 +118,8 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     # (model, neighbour index, statistics) is loaded after the map is on screen.
     later = overlay and not cached.is_loaded(rid, root)
     bxy = state.current_placement(rid) if overlay and not later else None
-    fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy)
+    off = off_data(state.current_batch(rid).diagnostics) if bxy is not None else None
+    fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy, off=off)
     ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun",
                          selection_mode=("points", "box", "lasso"))
     if later:
@@ -127,7 +129,8 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     what = "UMAP" if kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
     coloured = "" if color == "none" else f", coloured by {color}"
     st.caption(f"All {len(coords):,} z-points on the {what}{coloured}; orange "
-               f"diamonds: the current batch ({state.batch_label()}), placed by its nearest z-points. "
+               f"diamonds: the current batch ({state.batch_label()}), placed by its nearest z-points "
+               "(hollow: off the data, so the place is only its neighbours'). "
                "Click a point to decode it; use box or lasso select (toolbar) for a face grid.")
     sel = ev.selection if ev is not None else None
     points = list(sel.points) if sel else []
