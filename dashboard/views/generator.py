@@ -42,12 +42,12 @@ def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None
                 ("diversity: mean pairwise pixel distance", live["sample_diversity"], live["real_diversity"]),
                 ("diversity relative to real batches", live["sample_diversity_ratio"], 1.0)]
     if q:
-        row, floor = q
-        for ref, name in (("real", "real images"), ("rec", "reconstructions")):
-            m, f = row["metrics"].get(ref), (floor or {}).get("metrics", {}).get(ref)
+        row, floors = q
+        for ref, name in (("real", "real"), ("rec", "recon.")):
+            m, f = row["metrics"].get(ref), (floors.get(ref) or {}).get("metrics", {}).get(ref)
             if not m:
                 continue
-            tag = f"vs held-out {name}, N={row['n']}/{m['n_ref']}"
+            tag = f"vs {name} (N {row['n']}/{m['n_ref']})"
             out += [(f"FID {tag}", m["fid"], f["fid"] if f else None),
                     (f"KID×1000 {tag}", 1e3 * m["kid"], 1e3 * f["kid"] if f else None),
                     (f"precision {tag}", m["precision"], f["precision"] if f else None),
@@ -56,14 +56,16 @@ def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None
 
 
 def _quality_row(rid: str, root: str, b) -> tuple | None:
-    """The quality job's row for this sampler and parameters (and its REAL row), if computed."""
+    """The quality job's row for this sampler and parameters, with the rows that are the "real"
+    column for each reference: REAL (held-out images) for real, REC for the reconstructions."""
     from core.quality.table import lookup
 
     rows = cached.quality_rows(rid, root)
     row = lookup(rows, b.sampler, b.params)
     if row is None:
         return None
-    return row, next((r for r in rows if r["sampler"] == "REAL" and r["n"] == row["n"]), None)
+    same_n = {r["sampler"]: r for r in rows if r["n"] == row["n"]}
+    return row, {"real": same_n.get("REAL"), "rec": same_n.get("REC")}
 
 
 def _diagnostics(b, rid: str, root: str) -> None:
@@ -73,18 +75,22 @@ def _diagnostics(b, rid: str, root: str) -> None:
     spec = state.batch_spec()
     live = cached.live_check(rid, root, spec["sampler"], cached.params_key(spec["params"]), spec["seed"], spec["n"])
     q = _quality_row(rid, root, b)
-    st.dataframe(_diagnostics_table(d, live, q), hide_index=True, width="stretch",
-                 column_config={"measure": st.column_config.TextColumn("measure", width="large"),
+    table = _diagnostics_table(d, live, q)
+    st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,   # no scrolling
+                 column_config={"measure": st.column_config.TextColumn("measure", width="medium"),
                                 "batch": st.column_config.NumberColumn("this batch", format="%.3f", width="small"),
                                 "real": st.column_config.NumberColumn(
                                     "real", format="%.3f", width="small",
                                     help="held-out real z-points (decoded, for face rate and diversity); for the "
-                                    "quality job's figures: its REAL row, held-out real images, the floor at that N")})
+                                    "quality job's figures: its REAL row (held-out images) against the real "
+                                    "reference and its REC row (reconstructions) against the reconstructions")})
     warn = []
     if live and live["sample_face_rate"] < 0.5 * live["real_face_rate"]:
         warn.append(f"few faces ({live['sample_face_rate']:.0%} vs {live['real_face_rate']:.0%} for real z-points)")
-    if live and live["sample_diversity_ratio"] < 0.6:
-        warn.append(f"collapsed: {live['sample_diversity_ratio']:.2f}x the variety of real batches")
+    ratio = live["sample_diversity_ratio"] if live else 1.0
+    if ratio < 0.6:   # celeba30: box fact 0.25 / 0.5 / 1 give 0.10 / 0.20 / 0.37, full_gauss and gmm ~1
+        warn.append(f"{'collapsed' if ratio < 0.3 else 'low variety'}: {ratio:.2f}x the pixel variety of "
+                    "real batches")
     if "sample_mahalanobis" in d:
         from core.quality.live import off_data
 
@@ -142,7 +148,7 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
     else:
         widgets.show_faces(b.images, caption=f"decoded faces: {state.batch_label()}", cols=7)
     _downloads(b, rid)
-    left, right = st.columns(2)
+    left, right = st.columns([2, 3])      # the table needs the room: its "real" column was cut off
     with left:
         ready = launch.umap_ready(RunPaths(run_path))
         bg, extent = cached.density_rgb(rid, root, ready)
