@@ -29,19 +29,24 @@ class PixelFeatures:
 
 
 @pytest.fixture(scope="module")
-def quality_env(tiny_run):
+def quality_env(tiny_run, tmp_path_factory):
+    import shutil
+
     from core.jobs.quality import quality_report
     from core.quality import inception
     from core.quality.table import RowSpec
 
+    # a copy of the run in a cache of its own: the stand-in's rows must not mix with real ones
+    cache = tmp_path_factory.mktemp("qcache")
+    shutil.copytree(tiny_run.path, cache / "runs" / "tiny", ignore=shutil.ignore_patterns("quality", ".*lock"))
     mp = pytest.MonkeyPatch()
     mp.setattr(inception, "InceptionFeatures", PixelFeatures)
     rows = [RowSpec("REC"), RowSpec("REAL"), RowSpec("box", {"fact": 0.5}), RowSpec("box", {"fact": 1.0}),
             RowSpec("pca_box", {"fact": 1.0}), RowSpec("full_gauss"), RowSpec("cube")]
-    recs = quality_report("tiny", tiny_run.path.parents[1], n=10, n_ref=20, device="cpu", rows=rows,
+    recs = quality_report("tiny", cache, n=10, n_ref=20, device="cpu", rows=rows,
                           progress=False)
     mp.undo()
-    mp.setenv("AE_CACHE_DIR", str(tiny_run.path.parents[1]))
+    mp.setenv("AE_CACHE_DIR", str(cache))
     mp.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
     yield recs
     mp.undo()
