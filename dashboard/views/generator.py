@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.jobs import launch
 from core.model.grid import to_png
 from core.quality.live import off_data
-from core.jobs import launch
 from core.store.paths import RunPaths
 from dashboard import cached, state, widgets
 from dashboard.charts_maps import thumbnail_jpeg
