@@ -104,15 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _import_parser(sub)
 
-    q = sub.add_parser("quality", help="FID, KID, precision/recall and face rate per sampler (cached, resumable)")
-    q.add_argument("run_id")
-    q.add_argument("--n", type=int, help="images per row (default 500 on CPU, 10,000 on CUDA)")
-    q.add_argument("--n-ref", type=int, help="held-out images in each reference (default up to 1,000 / 10,000)")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    q.add_argument("--rows", help="only these samplers, comma-separated (REC, REAL, box, ...); default all + fact sweep")
-    q.add_argument("--quiet", action="store_true", help="no progress bar")
-    q.add_argument("--cache-dir")
+    from core.jobs.quality import add_parser as add_quality_parser
+
+    add_quality_parser(sub)
 
     c = sub.add_parser("recon", help="PNG of originals (top row) above their reconstructions (bottom row)")
     c.add_argument("run_id")
@@ -255,18 +249,10 @@ def config_from_args(a: argparse.Namespace):
                        device=a.device)
 
 
-def cmd_quality(a) -> int:
-    from core.jobs.quality import format_table, quality_report
-    from core.quality.table import default_rows
+def _cmd_quality(a) -> int:
+    from core.jobs.quality import cmd
 
-    rows = default_rows()
-    if a.rows:
-        want = set(a.rows.split(","))
-        rows = [r for r in rows if r.sampler in want]
-    records = quality_report(a.run_id, a.cache_dir, n=a.n, n_ref=a.n_ref, seed=a.seed, device=a.device,
-                             rows=rows, progress=not a.quiet)
-    print(format_table(records))
-    return 0
+    return cmd(a)
 
 
 def cmd_derive(a) -> int:
@@ -349,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive,
-                "import": cmd_import, "quality": cmd_quality}[a.cmd](a)
+                "import": cmd_import, "quality": _cmd_quality}[a.cmd](a)
     except (AtlasError, ValueError, OSError, RuntimeError, KeyError, FloatingPointError) as e:
         # one line a person can act on; the message names the file or option and the repair
         if isinstance(e, OSError) and not isinstance(e, AtlasError) and e.filename:

@@ -163,3 +163,27 @@ def format_table(records: list[dict]) -> str:
                   f"{m['precision']:>6.2f}{m['recall']:>6.2f}")
         lines.append(s)
     return "\n".join(lines)
+
+
+def add_parser(sub) -> None:
+    """``python -m core quality`` (core/cli.py registers it here)."""
+    q = sub.add_parser("quality", help="FID, KID, precision/recall and face rate per sampler (cached, resumable)")
+    q.add_argument("run_id")
+    q.add_argument("--n", type=int, help="images per row (default 500 on CPU, 10,000 on CUDA)")
+    q.add_argument("--n-ref", type=int, help="held-out images in each reference (default up to 1,000 / 10,000)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    q.add_argument("--rows", help="only these samplers, comma-separated (REC, REAL, box, ...); default all + fact sweep")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.add_argument("--cache-dir")
+
+
+def cmd(a) -> int:
+    rows = table.default_rows()
+    if a.rows:
+        want = set(a.rows.split(","))
+        rows = [r for r in rows if r.sampler in want]
+    records = quality_report(a.run_id, a.cache_dir, n=a.n, n_ref=a.n_ref, seed=a.seed, device=a.device,
+                             rows=rows, progress=not a.quiet)
+    print(format_table(records))
+    return 0
