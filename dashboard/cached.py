@@ -246,9 +246,10 @@ def live_judge(run_id: str, root: str):
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def live_check(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int) -> dict:
-    """Face rate and diversity of one Generator batch (a few ms a face; cached per batch)."""
+    """Face rate and diversity of one Generator batch (a few ms a face; cached per batch);
+    empty for a run without a decoder (no faces to judge)."""
     b = batch(run_id, root, sampler, params_json, seed, n)
-    return live_judge(run_id, root).judge(b.images)
+    return {} if b.images is None else live_judge(run_id, root).judge(b.images)
 
 
 @st.cache_data(ttl=10, show_spinner=False)
