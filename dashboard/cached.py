@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.jobs.derive import UMAP_PARAMS
+from core.maps.plane import stats_plane
 from core.sampling.session import Batch, RunSampler
 from core.store.runs import open_run
 
@@ -150,15 +151,7 @@ class _PCAPlacer:
         self.stats = st_
 
     def place(self, q: np.ndarray) -> np.ndarray:
-        return self.stats.to_pca(np.atleast_2d(q))[:, :2].astype(np.float32)
-
-
-def _pca_coords(s, z: np.ndarray, chunk: int = 32768) -> np.ndarray:
-    out = np.empty((len(z), 2), np.float32)
-    axes = s.pca_components[:2].T                                   # [d, 2]
-    for i in range(0, len(z), chunk):
-        out[i:i + chunk] = (np.asarray(z[i:i + chunk], np.float64) - s.pca_mean) @ axes
-    return out
+        return stats_plane(self.stats, q)
 
 
 @st.cache_resource(max_entries=4, show_spinner="loading the 2-D map of the z-points")
@@ -172,9 +165,9 @@ def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
         # the background job wrote it; the server only loads it, never fits
         emb = load_embedding(gen.z, gen.run.derived(), s.z_key, **UMAP_PARAMS)
         if emb is None:
-            return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
+            return MapLayout("pca", stats_plane(s, gen.z), _PCAPlacer(s))
         return MapLayout("umap", emb.coords, Placer.from_embedding(gen.z, emb, knn=gen.knn))
-    return MapLayout("pca", _pca_coords(s, gen.z), _PCAPlacer(s))
+    return MapLayout("pca", stats_plane(s, gen.z), _PCAPlacer(s))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.maps.plane import stats_plane
 from dashboard import cached, state
 from dashboard.charts_maps import projection_scatter
 
@@ -23,10 +24,7 @@ def plane(rid: str, root: str, kind: str, a: int, b: int):
     s = cached.stats(rid, root)
     z = cached.generator(rid, root).z
     if kind == "pca":
-        axes = s.pca_components[[a, b]].T                           # [d, 2]
-        xy = np.empty((len(z), 2), np.float32)
-        for i in range(0, len(z), 32768):
-            xy[i:i + 32768] = (np.asarray(z[i:i + 32768], np.float64) - s.pca_mean) @ axes
+        xy = stats_plane(s, z, a, b)
         mean, cov = np.zeros(2), np.diag(s.pca_eigvals[[a, b]])
         ex = s.pca_explained
         labels = (f"main axis {a} ({100 * ex[a]:.1f}% of variance)", f"main axis {b} ({100 * ex[b]:.1f}%)")
@@ -39,7 +37,7 @@ def plane(rid: str, root: str, kind: str, a: int, b: int):
 
 def project_batch(rid: str, root: str, kind: str, a: int, b: int, zb: np.ndarray) -> np.ndarray:
     if kind == "pca":
-        return cached.stats(rid, root).to_pca(zb)[:, [a, b]]
+        return stats_plane(cached.stats(rid, root), zb, a, b)
     return zb[:, [a, b]]
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from core.analysis import normality
 from core.analysis import passes as sc
 from core.store.atomic import load_npz, save_npz
+from core.store.derived import load_or_compute
 from core.analysis.histfit import HWHM_PER_SIGMA, HistAccumulator, fit_gaussians, hist_ranges, n_bins
 
 STATS_VERSION = 1
@@ -167,17 +168,9 @@ def z_key(z: np.ndarray) -> str:
 def cached_latent_stats(z: np.ndarray, folder, *, key: str | None = None) -> LatentStats:
     """Load ``<folder>/stats-<z_key>.npz`` if it is there and sound, else compute and save it."""
     key = key or z_key(z)
-    path = Path(folder) / f"stats-{key}.npz"
-    if path.exists():
-        try:
-            st = LatentStats.load(path)
-            if st.z_key == key and (st.n, st.d) == tuple(np.shape(z)):
-                return st
-        except Exception:  # truncated / foreign / old file: recompute below
-            pass
-    st = latent_stats(z, key=key)
-    st.save(path)
-    return st
+    return load_or_compute(Path(folder) / f"stats-{key}.npz", LatentStats.load,
+                           lambda: latent_stats(z, key=key), lambda st, p: st.save(p),
+                           valid=lambda st: st.z_key == key and (st.n, st.d) == tuple(np.shape(z)))
 
 
 def latent_stats(z: np.ndarray, *, key: str | None = None, timings: dict | None = None,

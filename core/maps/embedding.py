@@ -30,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from core.store.atomic import load_npy, read_json, save_npy, write_json
+from core.store.derived import load_or_compute, load_valid
 from core.analysis.neighbors import KNNIndex
 
 Progress = Callable[[float, str], None]
@@ -40,6 +41,7 @@ class Embedding:
     coords: np.ndarray   # [N, 2] float32, row i = z-point i
     params: dict         # how it was made (JSON-able)
     z_key: str           # which z-points it belongs to
+    request: dict | None = None   # the cache request it was saved under (for validity checks)
 
 
 def embedding_spread(coords: np.ndarray) -> float:
@@ -48,25 +50,11 @@ def embedding_spread(coords: np.ndarray) -> float:
     return float(np.sqrt(((c - c.mean(axis=0)) ** 2).sum(axis=1).mean()))
 
 
-def pca_2d(z: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """First two principal components [N, 2] float32: a preview while UMAP is fitting.
-    Chunked float64 moments so a memmapped z is never copied whole."""
-    n, d = z.shape
-    s, ss = np.zeros(d), np.zeros((d, d))
-    for i in range(0, n, chunk):
-        b = np.asarray(z[i:i + chunk], dtype=np.float64)
-        s += b.sum(axis=0)
-        ss += b.T @ b
-    mean = s / n
-    cov = ss / n - np.outer(mean, mean)
-    _, vecs = np.linalg.eigh(cov)
-    axes = vecs[:, ::-1][:, :2]                                     # [d, 2]
-    # Eigenvector signs are arbitrary; pin them so the preview never flips between runs.
-    axes = axes * np.sign(axes[np.abs(axes).argmax(axis=0), [0, 1]])
-    out = np.empty((n, 2), dtype=np.float32)
-    for i in range(0, n, chunk):
-        out[i:i + chunk] = (np.asarray(z[i:i + chunk], dtype=np.float64) - mean) @ axes
-    return out
+def pca_2d(z: np.ndarray) -> np.ndarray:
+    """First two principal components [N, 2] float32 (core.maps.plane): UMAP's initial layout."""
+    from core.maps.plane import main_axes, project
+
+    return project(z, *main_axes(z, 2))
 
 
 def membership_weights(dist: np.ndarray, n_iter: int = 64) -> np.ndarray:
@@ -262,7 +250,7 @@ def _embedding_paths(z, folder, z_key: str, params: dict) -> tuple[Path, Path, d
 def load_embedding(z: np.ndarray, folder, z_key: str, **params) -> Embedding | None:
     """The cached UMAP of z if a valid one is on disk, else None (never fits: for UIs)."""
     npy, side, request = _embedding_paths(z, folder, z_key, params)
-    return _load_valid(npy, side, len(z), request, z_key)
+    return load_valid(side, _loader(npy), _validator(len(z), request, z_key))
 
 
 def cached_embedding(z: np.ndarray, folder, z_key: str, progress: Progress | None = None,
@@ -270,25 +258,31 @@ def cached_embedding(z: np.ndarray, folder, z_key: str, progress: Progress | Non
     """UMAP of z cached as ``<folder>/umap-<z_key>-<paramhash>.npy`` plus a JSON sidecar.
     A missing, unreadable or mismatched file is recomputed and rewritten atomically."""
     npy, side, request = _embedding_paths(z, folder, z_key, params)
-    emb = _load_valid(npy, side, len(z), request, z_key)
-    if emb is None:
-        emb = fit_umap(z, **request, z_key=z_key, progress=progress)[0]
+
+    def save(emb: Embedding, side: Path) -> None:
         save_npy(npy, emb.coords)
         # Sidecar last: a crash in between leaves no sidecar, so the pair reads as invalid.
         write_json(side, {"z_key": z_key, "request": request, "params": emb.params})
-    return emb
+
+    return load_or_compute(side, _loader(npy), lambda: fit_umap(z, **request, z_key=z_key, progress=progress)[0],
+                           save, valid=_validator(len(z), request, z_key))
 
 
-def _load_valid(npy: Path, side: Path, n: int, request: dict, z_key: str):
-    try:
+def _loader(npy: Path) -> Callable[[Path], tuple[dict, np.ndarray]]:
+    """The pair (sidecar JSON, coordinates): the sidecar is the artifact's 'what it was made of'."""
+    def load(side: Path) -> tuple[dict, np.ndarray]:
         meta = read_json(side)
-        coords = load_npy(npy)
-    except Exception:  # any unreadable pair (truncated, garbage, not JSON) means: rebuild
-        return None
-    if not isinstance(meta, dict):
-        return None
-    if meta.get("request") != request or meta.get("z_key") != z_key:
-        return None
-    if coords.shape != (n, 2) or not np.isfinite(coords).all():
-        return None
-    return Embedding(coords.astype(np.float32, copy=False), meta["params"], z_key)
+        if not isinstance(meta, dict) or not isinstance(meta.get("params"), dict):
+            raise ValueError(f"{side} is not an embedding sidecar")
+        return meta, load_npy(npy)
+    return lambda side: _as_embedding(*load(side))
+
+
+def _as_embedding(meta: dict, coords: np.ndarray) -> Embedding:
+    return Embedding(coords.astype(np.float32, copy=False), meta["params"], meta.get("z_key", ""),
+                     meta.get("request"))
+
+
+def _validator(n: int, request: dict, z_key: str) -> Callable[[Embedding], bool]:
+    return lambda e: (e.request == request and e.z_key == z_key and e.coords.shape == (n, 2)
+                      and bool(np.isfinite(e.coords).all()))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from core.store.atomic import load_npz, save_npz
+from core.store.derived import load_or_compute
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 
@@ -110,13 +111,7 @@ def cached_gmm(z: np.ndarray, folder, n_components: int = 10, covariance_type: s
 
     key = key or z_key(z)
     path = Path(folder) / f"gmm-{key}-k{n_components}-{covariance_type}-s{seed}-m{max_points}.npz"
-    if path.exists():
-        try:
-            model = GaussianMixtureModel.load(path)
-            if model.z_key == key and model.means.shape == (n_components, np.shape(z)[1]):
-                return model
-        except Exception:  # truncated or foreign file: refit below
-            pass
-    model = fit_gmm(z, n_components, covariance_type, seed, max_points, z_key=key)
-    model.save(path)
-    return model
+    return load_or_compute(path, GaussianMixtureModel.load,
+                           lambda: fit_gmm(z, n_components, covariance_type, seed, max_points, z_key=key),
+                           lambda m, p: m.save(p),
+                           valid=lambda m: m.z_key == key and m.means.shape == (n_components, np.shape(z)[1]))
