@@ -20,9 +20,10 @@ import numpy as np
 
 from core.analysis import normality
 from core.analysis import passes as sc
+from core.analysis.histfit import HWHM_PER_SIGMA, HistAccumulator, fit_gaussians, hist_ranges, n_bins
+from core.errors import BadInputError
 from core.store.atomic import load_npz, save_npz
 from core.store.derived import load_or_compute
-from core.analysis.histfit import HWHM_PER_SIGMA, HistAccumulator, fit_gaussians, hist_ranges, n_bins
 
 STATS_VERSION = 1
 EIG_RTOL = 1e-6       # main axes below this fraction of the largest variance count as dead
@@ -179,7 +180,8 @@ def latent_stats(z: np.ndarray, *, key: str | None = None, timings: dict | None 
     receives seconds per part; `seed` only picks the subsample for Mardia's skewness."""
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[0] < 8 or z.shape[1] < 1:
-        raise ValueError(f"z must be [N >= 8, d >= 1], got shape {z.shape}")
+        raise BadInputError(f"statistics need z-points [N >= 8, d >= 1], got shape {z.shape}; "
+                            "a run needs at least 8 images (train it on more)")
     N, d = z.shape
     tick = sc.Timer(timings)
     key = key or z_key(z)

@@ -68,21 +68,17 @@ class RunSampler:
 
     @cached_property
     def gmm(self):
-        from core.sampling.registry import cached_gmm
+        from core.sampling.mixture import cached_gmm
 
         return cached_gmm(np.asarray(self.z), self.run.derived())
 
     def sampler_inputs(self, name: str, params: dict) -> dict:
-        """The run data a sampler needs besides the statistics (only what it asks for)."""
-        base = params.get("base", "box")
-        extra = {}
-        if name == "gmm" or (name == "nudge" and base == "gmm"):
-            extra["gmm"] = self.gmm
-        if name in ("nudge", "path"):
-            extra["z"] = self.z
-        if name == "nudge":
-            extra["index"] = self.knn
-        return extra
+        """The run data a sampler needs besides the statistics (only what the registry says
+        it asks for: the mixture is fitted only for a sampler that uses it)."""
+        from core.sampling.registry import data_inputs
+
+        supply = {"z": lambda: self.z, "gmm": lambda: self.gmm, "index": lambda: self.knn}
+        return {k: supply[source]() for k, source in data_inputs(name, params).items()}
 
     def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params) -> np.ndarray:
         from core.sampling.registry import sample

@@ -179,6 +179,8 @@ class Run:
             raise BrokenArtifactError(p, f"not a readable parquet table ({type(e).__name__})", self.rebuild) from None
 
     def load_model(self, device: str = "cpu") -> Any:
+        from safetensors import SafetensorError
+
         from core.model.autoencoder import load_model  # torch is heavy: import only when a model is needed
 
         p = self._need(self.paths.weights)
@@ -192,7 +194,7 @@ class Run:
             raise BrokenArtifactError(e.path, e.why, self.rebuild) from None
         except AtlasError:
             raise
-        except (OSError, ValueError, RuntimeError, KeyError) as e:
+        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as e:
             raise BrokenArtifactError(p, f"unreadable weights ({type(e).__name__}: {e})", self.rebuild) from None
 
     def images(self) -> integrity.NpyRows:
