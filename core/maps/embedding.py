@@ -50,11 +50,11 @@ def embedding_spread(coords: np.ndarray) -> float:
     return float(np.sqrt(((c - c.mean(axis=0)) ** 2).sum(axis=1).mean()))
 
 
-def pca_2d(z: np.ndarray) -> np.ndarray:
+def pca_2d(z: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """First two principal components [N, 2] float32 (core.maps.plane): UMAP's initial layout."""
     from core.maps.plane import main_axes, project
 
-    return project(z, *main_axes(z, 2))
+    return project(z, *main_axes(z, 2, chunk), chunk=chunk)
 
 
 def membership_weights(dist: np.ndarray, n_iter: int = 64) -> np.ndarray:
