@@ -238,8 +238,6 @@ def cmd_sample(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.errors import AtlasError
-
     a = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive}[a.cmd](a)
