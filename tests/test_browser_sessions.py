@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
 
 MAIN_TEXT = "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).innerText"
 PICKER_TEXT = ("() => { const s = document.querySelector('[data-testid=\"stSidebar\"] "
-               "[data-testid=\"stSelectbox\"]'); return s ? s.innerText : ''; }")
+               "[data-testid=\"stSelectbox\"] input'); return s ? s.value : ''; }")   # the picked run
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def server(tiny_run, tmp_path_factory):
 
 
 def _shown(page, rid: str, also: str) -> tuple[str, str]:
-    page.wait_for_function(f"() => ({MAIN_TEXT})().includes('run ') && ({MAIN_TEXT})().includes({also!r})",
-                           timeout=PAGE_WAIT_MS)
+    page.wait_for_function(f"() => ({MAIN_TEXT})().includes('run ') && ({MAIN_TEXT})().includes({also!r})"
+                           f" && ({PICKER_TEXT})().startsWith('r-')", timeout=PAGE_WAIT_MS)
     main = page.evaluate(MAIN_TEXT)
     caption = next((ln.strip() for ln in main.splitlines() if ln.strip().startswith("run ")), "")
     return caption, page.evaluate(PICKER_TEXT)
@@ -87,6 +87,6 @@ def test_concurrent_sessions_each_show_their_own_run(server):
                         pg.locator(f'[data-testid="stSidebarNav"] a[href$="/{link}"]').first.click(no_wait_after=True)
                 for pg, rid in zip(pages, PICKS):
                     caption, picker = _shown(pg, rid, also)
-                    assert caption == f"run {rid}" and rid in picker, (step, rid, caption, picker)
+                    assert caption == f"run {rid}" and picker == rid, (step, rid, caption, picker)
         finally:
             browser.close()
