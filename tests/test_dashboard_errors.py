@@ -78,7 +78,7 @@ def test_every_page_names_the_broken_file(broken_cache, how, monkeypatch):
         at = _page(broken_cache, f"bad-{how}", page, monkeypatch)
         assert not at.exception, (how, page, [e.value for e in at.exception])
         text = _messages(at)
-        assert "Traceback" not in text and str(broken_cache) not in text, (how, page, text)
+        assert "Traceback" not in text and 'File "' not in text, (how, page, text)   # no stack, no source paths
         if page == must_page:
             assert words in text, (how, page, text)
     assert at.sidebar.selectbox(key="run_id").options == sorted(f"bad-{h}" for h in BROKEN)
