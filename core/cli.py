@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM
+from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM, RunConfig
 from core.errors import AtlasError, BadInputError
 
 MAX_SAMPLE_N = 1000     # a 1,000-face PNG is already ~12 MB at 64 px
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cmd_recon(a) -> int:
+def cmd_recon(a: argparse.Namespace) -> int:
     import numpy as np
 
     from core.store import atomic
@@ -143,7 +143,7 @@ CONFIG_OPTIONS = ("dataset", "data_dir", "image_size", "z_dim", "widths", "no_ba
                   "lr", "loss", "limit", "synthetic_n", "device", "seed")
 
 
-def config_from_args(a: argparse.Namespace):
+def config_from_args(a: argparse.Namespace) -> RunConfig:
     """The RunConfig of a parsed ``train`` command: its --config file, else its options."""
     from core.config import load_config, make_config
     from core.errors import BadInputError
@@ -165,7 +165,7 @@ def config_from_args(a: argparse.Namespace):
                        device=a.device)
 
 
-def cmd_derive(a) -> int:
+def cmd_derive(a: argparse.Namespace) -> int:
     from core.jobs.derive import derive
 
     st = derive(a.run_id, a.cache_dir)
@@ -173,7 +173,7 @@ def cmd_derive(a) -> int:
     return 0
 
 
-def cmd_train(a) -> int:
+def cmd_train(a: argparse.Namespace) -> int:
     from core.jobs.train_run import train_run
 
     if not (0 <= a.checkpoint_minutes <= 24 * 60):
@@ -189,7 +189,7 @@ def cmd_train(a) -> int:
     return 0
 
 
-def cmd_runs(a) -> int:
+def cmd_runs(a: argparse.Namespace) -> int:
     from core.store.runs import list_runs, runs_dir
 
     runs = list_runs(a.cache_dir)
@@ -208,7 +208,7 @@ def cmd_runs(a) -> int:
     return 0
 
 
-def cmd_sample(a) -> int:
+def cmd_sample(a: argparse.Namespace) -> int:
     import numpy as np
 
     from core.store import atomic

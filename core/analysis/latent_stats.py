@@ -129,12 +129,12 @@ class LatentStats:
         return self.half_width / HWHM_PER_SIGMA
 
     # ---- persistence (npz, no pickle) -------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path: str | Path) -> None:
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
         save_npz(path, _version=np.asarray(STATS_VERSION), **arrays)
 
     @classmethod
-    def load(cls, path) -> "LatentStats":
+    def load(cls, path: str | Path) -> "LatentStats":
         data = load_npz(path)
         if int(data.get("_version", -1)) != STATS_VERSION:
             raise ValueError(f"{path}: stats version {data.get('_version')} != {STATS_VERSION}")
@@ -166,7 +166,7 @@ def z_key(z: np.ndarray) -> str:
     return f"{z.shape[0]}x{z.shape[1] if z.ndim > 1 else 1}-{h.hexdigest()}"
 
 
-def cached_latent_stats(z: np.ndarray, folder, *, key: str | None = None) -> LatentStats:
+def cached_latent_stats(z: np.ndarray, folder: str | Path, *, key: str | None = None) -> LatentStats:
     """Load ``<folder>/stats-<z_key>.npz`` if it is there and sound, else compute and save it."""
     key = key or z_key(z)
     return load_or_compute(Path(folder) / f"stats-{key}.npz", LatentStats.load,

@@ -8,12 +8,15 @@ seed, same points) and returns float32 [n, d].
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from core.errors import BadInputError, NonFiniteError
 from core.sampling import functions as fns
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def _check(sampler: str, spec: dict[str, Param], params: dict) -> dict:
     return out
 
 
-def sample(name: str, stats, n: int, *, seed: int, **params) -> np.ndarray:
+def sample(name: str, stats: LatentStats, n: int, *, seed: int, **params: Any) -> np.ndarray:
     """n new latent vectors from sampler `name` -> float32 [n, d] (path: [steps, d])."""
     if name not in SAMPLERS:
         raise BadInputError(f"unknown sampler {name!r}; choose from {sorted(SAMPLERS)}")

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.store.runs import Run
+
+if TYPE_CHECKING:
+    import torch
+
+    from core.analysis.latent_stats import LatentStats
+    from core.analysis.neighbors import KNNIndex
+    from core.sampling.mixture import GaussianMixtureModel
 
 
 @dataclass
@@ -50,24 +58,24 @@ class RunSampler:
         return np.flatnonzero(self.partition != "train")
 
     @cached_property
-    def stats(self):
+    def stats(self) -> LatentStats:
         from core.analysis.latent_stats import cached_latent_stats
 
         return cached_latent_stats(np.asarray(self.z), self.run.derived())
 
     @cached_property
-    def model(self):
+    def model(self) -> torch.nn.Module:
         return self.run.load_model(self.device)
 
     @cached_property
-    def knn(self):
+    def knn(self) -> KNNIndex:
         """Exact neighbour index over every z-point (rows of z.npy)."""
         from core.analysis.neighbors import KNNIndex
 
         return self._knn if self._knn is not None else KNNIndex(np.asarray(self.z))
 
     @cached_property
-    def gmm(self):
+    def gmm(self) -> GaussianMixtureModel:
         from core.sampling.mixture import cached_gmm
 
         return cached_gmm(np.asarray(self.z), self.run.derived())
@@ -80,7 +88,7 @@ class RunSampler:
         supply = {"z": lambda: self.z, "gmm": lambda: self.gmm, "index": lambda: self.knn}
         return {k: supply[source]() for k, source in data_inputs(name, params).items()}
 
-    def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params) -> np.ndarray:
+    def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params: Any) -> np.ndarray:
         from core.sampling.registry import sample
 
         return sample(name, self.stats, n, seed=seed, **params, **self.sampler_inputs(name, params))
@@ -111,7 +119,7 @@ class RunSampler:
 
         return ThreadPoolExecutor(1, thread_name_prefix="decode")
 
-    def batch(self, name: str, n: int = 21, *, seed: int = 0, **params) -> Batch:
+    def batch(self, name: str, n: int = 21, *, seed: int = 0, **params: Any) -> Batch:
         z_new = self.vectors(name, n, seed=seed, **params)
         # Decoding (torch) and the neighbour search behind the diagnostics (FAISS, numpy)
         # both release the GIL: on two cores they overlap, and a slider move costs the
