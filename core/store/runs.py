@@ -30,7 +30,7 @@ from core.errors import AtlasError, BrokenArtifactError, NotReadyError, UnknownR
 from core.store import atomic, integrity
 from core.store.locks import is_locked
 from core.store.run_id import check_run_id, is_valid_run_id
-from core.store.paths import REPO_ROOT, RunPaths, cache_root, logs_dir, runs_dir  # noqa: F401  (re-exported)
+from core.store.paths import REPO_ROOT, DataPaths, RunPaths, cache_root, logs_dir, runs_dir  # noqa: F401  (re-exported)
 
 DONE = "done"
 ACTIVE = ("preparing", "training", "encoding")   # states only a live (lock-holding) process writes
@@ -152,7 +152,7 @@ class Run:
         n_index = integrity.parquet_rows(ip, self.rebuild)
         if n_index != n:
             raise BrokenArtifactError(zp, f"has {n:,} z-points but index.parquet has {n_index:,} rows", self.rebuild)
-        img = Path(self.meta.get("data_path", "")) / "images.npy"
+        img = DataPaths(Path(self.meta.get("data_path", ""))).images
         if self.meta.get("data_path") and img.exists():
             n_img = integrity.npy_header(img, self.rebuild)[0][0]
             if n_img != n:
@@ -200,7 +200,7 @@ class Run:
     def images(self) -> integrity.NpyRows:
         """The preprocessed uint8 images [N, S, S, 3] the z-points were encoded from, read by
         row on demand (never mapped: the data cache is shared with other processes)."""
-        p = Path(self.meta.get("data_path", "")) / "images.npy"
+        p = DataPaths(Path(self.meta.get("data_path", ""))).images
         repair = "re-run `python -m core train` with the same options to rebuild them"
         if not p.exists():
             raise BrokenArtifactError(p, f"the preprocessed images of run {self.run_id} are gone", repair)
