@@ -78,6 +78,11 @@ def stats(run_id: str, root: str):
     return generator(run_id, root).stats
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def knn(run_id: str, root: str):
+    return generator(run_id, root).knn
+
+
 @st.cache_data(max_entries=4, show_spinner=False)
 def index(run_id: str, root: str) -> pd.DataFrame:
     return open_run(run_id, root).index()
@@ -117,6 +122,12 @@ def reconstructions(run_id: str, root: str, rows: tuple[int, ...]) -> tuple[np.n
 
     orig = np.asarray(images(run_id, root)[list(rows)])
     return orig, reconstruct(generator(run_id, root).model, orig)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def decode(run_id: str, root: str, z_bytes: bytes, d: int) -> np.ndarray:
+    z = np.frombuffer(z_bytes, dtype=np.float32).reshape(-1, d)
+    return generator(run_id, root).decode(z)
 
 
 # -- 2-D map: UMAP when the background job has finished, the PCA plane until then ------------
