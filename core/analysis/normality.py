@@ -7,8 +7,13 @@ so no extra pass over the z-points is needed except Mardia's skewness on a subsa
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special, stats as sps
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
 
 SIGMA_LEVELS = np.array([1.0, 2.0, 3.0])
 
@@ -130,7 +135,7 @@ def core_report(z: np.ndarray, maha: np.ndarray, total_sums: np.ndarray, out_sum
         mardia_kurt_z=mk["z"], mardia_kurt_p=mk["p"])
 
 
-def verdict(stats, alpha: float = 0.01) -> dict:
+def verdict(stats: "LatentStats", alpha: float = 0.01) -> dict:
     """The normality figures of ``LatentStats`` judged in words: is the core a multivariate
     normal? At large N every p-value is tiny, so the words follow the effect sizes (Mardia's
     skewness over its Gaussian expectation, kurtosis relative to a Gaussian truncated at the
