@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.errors import BrokenArtifactError
 from core.jobs.derive import UMAP_PARAMS
 from core.maps.plane import stats_plane
 from core.sampling.session import Batch, RunSampler
@@ -93,7 +94,12 @@ def index_columns(run_id: str, root: str) -> list[str]:
     """The index table's column names, from the parquet footer (no rows read)."""
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(open_run(run_id, root).paths.index).names
+    path = open_run(run_id, root).paths.index
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as e:   # ArrowInvalid is a ValueError: a damaged table
+        raise BrokenArtifactError(path, f"not a readable parquet table ({type(e).__name__})",
+                                  "delete the run folder and train it again") from None
     return [c for c in names if not c.startswith("__index_level_")]   # a stored pandas index
 
 
