@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM
+from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM, RunConfig
 from core.errors import AtlasError, BadInputError
 
 MAX_SAMPLE_N = 1000     # a 1,000-face PNG is already ~12 MB at 64 px
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _import_parser(sub) -> None:
+def _import_parser(sub: argparse._SubParsersAction) -> None:
     i = sub.add_parser("import", help="make a run from an autoencoder trained elsewhere (ONNX, TorchScript, "
                        "a PyTorch class + weights, or precomputed z-points)")
     m = i.add_argument_group("the model (ONNX and safetensors are data; TorchScript and classes are code)")
@@ -152,7 +152,7 @@ def _import_parser(sub) -> None:
     i.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def import_request(a):
+def import_request(a: argparse.Namespace) -> tuple:
     """(ExternalConfig, DataConfig) of ``python -m core import`` arguments."""
     import json
 
@@ -174,7 +174,7 @@ def import_request(a):
     return ext, data
 
 
-def cmd_import(a) -> int:
+def cmd_import(a: argparse.Namespace) -> int:
     from core.jobs.import_run import import_run
 
     if a.request:
@@ -195,7 +195,7 @@ def cmd_import(a) -> int:
     return 0
 
 
-def cmd_recon(a) -> int:
+def cmd_recon(a: argparse.Namespace) -> int:
     import numpy as np
 
     from core.store import atomic
@@ -227,7 +227,7 @@ CONFIG_OPTIONS = ("dataset", "data_dir", "image_size", "z_dim", "widths", "no_ba
                   "lr", "loss", "limit", "synthetic_n", "device", "seed")
 
 
-def config_from_args(a: argparse.Namespace):
+def config_from_args(a: argparse.Namespace) -> RunConfig:
     """The RunConfig of a parsed ``train`` command: its --config file, else its options."""
     from core.config import load_config, make_config
     from core.errors import BadInputError
@@ -249,13 +249,13 @@ def config_from_args(a: argparse.Namespace):
                        device=a.device)
 
 
-def _cmd_quality(a) -> int:
+def _cmd_quality(a: argparse.Namespace) -> int:
     from core.jobs.quality import cmd
 
     return cmd(a)
 
 
-def cmd_derive(a) -> int:
+def cmd_derive(a: argparse.Namespace) -> int:
     from core.jobs.derive import derive
 
     st = derive(a.run_id, a.cache_dir)
@@ -263,7 +263,7 @@ def cmd_derive(a) -> int:
     return 0
 
 
-def cmd_train(a) -> int:
+def cmd_train(a: argparse.Namespace) -> int:
     from core.jobs.train_run import train_run
 
     if not (0 <= a.checkpoint_minutes <= 24 * 60):
@@ -279,7 +279,7 @@ def cmd_train(a) -> int:
     return 0
 
 
-def cmd_runs(a) -> int:
+def cmd_runs(a: argparse.Namespace) -> int:
     from core.store.runs import list_runs, runs_dir
 
     runs = list_runs(a.cache_dir)
@@ -298,7 +298,7 @@ def cmd_runs(a) -> int:
     return 0
 
 
-def cmd_sample(a) -> int:
+def cmd_sample(a: argparse.Namespace) -> int:
     import numpy as np
 
     from core.store import atomic

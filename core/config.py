@@ -27,7 +27,7 @@ MAX_BATCH_SIZE = 8192
 MAX_LR = 10.0
 
 
-def check_int(name: str, value, lo: int, hi: int | None = None) -> None:
+def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
     """``lo <= value <= hi`` for an integer option, else a BadInputError naming the option."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadInputError(f"{name} must be a whole number, got {value!r}")
@@ -77,7 +77,7 @@ class DataConfig:
     to_dict = dataclasses.asdict
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> "DataConfig":
         return _from_dict(cls, d)
 
 
@@ -104,7 +104,7 @@ class ModelConfig:
     to_dict = dataclasses.asdict
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
         return _from_dict(cls, d)
 
 
@@ -133,7 +133,7 @@ class TrainConfig:
     to_dict = dataclasses.asdict
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         return _from_dict(cls, d)
 
 

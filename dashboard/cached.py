@@ -4,23 +4,23 @@ parameters as JSON). Models, indexes and statistics live in one ``RunSampler`` p
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.errors import BrokenArtifactError
 from core.jobs.derive import UMAP_PARAMS
 from core.maps.plane import stats_plane
 from core.sampling.session import Batch, RunSampler
 from core.store.runs import open_run
 
+if TYPE_CHECKING:
+    from dashboard.batch import BatchSpec
+
 N_CLOUD = 2000   # points per sampler when a distribution (not a face grid) is drawn
-
-
-def params_key(params: dict) -> str:
-    return json.dumps(params, sort_keys=True)
 
 
 class SharedQueryIndex:
@@ -94,7 +94,12 @@ def index_columns(run_id: str, root: str) -> list[str]:
     """The index table's column names, from the parquet footer (no rows read)."""
     import pyarrow.parquet as pq
 
-    names = pq.read_schema(open_run(run_id, root).paths.index).names
+    path = open_run(run_id, root).paths.index
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as e:   # ArrowInvalid is a ValueError: a damaged table
+        raise BrokenArtifactError(path, f"not a readable parquet table ({type(e).__name__})",
+                                  "delete the run folder and train it again") from None
     return [c for c in names if not c.startswith("__index_level_")]   # a stored pandas index
 
 
@@ -104,17 +109,16 @@ def images(run_id: str, root: str):
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def batch(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int) -> Batch:
-    """The current sample batch: vectors, decoded faces, diagnostics."""
-    gen = generator(run_id, root)
-    return gen.batch(sampler, n, seed=seed, **json.loads(params_json))
+def batch(run_id: str, root: str, spec: "BatchSpec") -> Batch:
+    """The batch of ``spec`` (dashboard.batch.BatchSpec): vectors, decoded faces, diagnostics."""
+    return generator(run_id, root).batch(spec.sampler, spec.n, seed=spec.seed, **spec.kwargs)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def cloud(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int = N_CLOUD) -> np.ndarray:
+def cloud(run_id: str, root: str, sampler: str, params: tuple[tuple[str, Any], ...], seed: int,
+          n: int = N_CLOUD) -> np.ndarray:
     """Many vectors of one sampler (no decoding): distributions such as radius histograms."""
-    gen = generator(run_id, root)
-    return gen.vectors(sampler, n, seed=seed, **json.loads(params_json)).astype(np.float32)
+    return generator(run_id, root).vectors(sampler, n, seed=seed, **dict(params)).astype(np.float32)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -204,10 +208,9 @@ def axis_titles(kind: str) -> tuple[str, str]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def placed(run_id: str, root: str, umap_ready: bool, sampler: str, params_json: str, seed: int,
-           n: int) -> np.ndarray:
-    """Where the current batch lands on the 2-D map [n, 2]."""
-    b = batch(run_id, root, sampler, params_json, seed, n)
+def placed(run_id: str, root: str, umap_ready: bool, spec: "BatchSpec") -> np.ndarray:
+    """Where the batch of ``spec`` lands on the 2-D map [n, 2]."""
+    b = batch(run_id, root, spec)
     return map_layout(run_id, root, umap_ready).placer.place(b.z)
 
 
@@ -245,10 +248,10 @@ def live_judge(run_id: str, root: str):
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def live_check(run_id: str, root: str, sampler: str, params_json: str, seed: int, n: int) -> dict:
+def live_check(run_id: str, root: str, spec: "BatchSpec") -> dict:
     """Face rate and diversity of one Generator batch (a few ms a face; cached per batch);
     empty for a run without a decoder (no faces to judge)."""
-    b = batch(run_id, root, sampler, params_json, seed, n)
+    b = batch(run_id, root, spec)
     return {} if b.images is None else live_judge(run_id, root).judge(b.images)
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.navigation import paths
-from dashboard import cached, cached_nav, charts_nav, state, widgets
+from dashboard import batch, cached, cached_nav, charts_nav, widgets
 
 KINDS = {"row": "real z-point (row or image id)", "map": "spot picked on the map",
          "batch": "vector of the current batch", "center": "the cloud's center",
@@ -54,9 +54,9 @@ def vector_picker(label: str, key: str, rid: str, root: str, s, default: str = "
                 return None
             return np.asarray(pick["z"], np.float64), pick["label"]
         if kind == "batch":
-            b = state.current_batch(rid)
+            b = batch.current(rid)
             i = st.number_input("vector #", 0, len(b.z) - 1, 0, key=f"{key}_batch")
-            return np.asarray(b.z[int(i)], np.float64), f"batch vector #{i} ({state.batch_label()})"
+            return np.asarray(b.z[int(i)], np.float64), f"batch vector #{i} ({batch.label()})"
         if kind == "center":
             return paths.endpoint("center", s), "the center"
         c1, c2 = st.columns(2)

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core.maps.plane import stats_plane
-from dashboard import cached, state
+from dashboard import batch, cached, state
 from dashboard.charts_maps import projection_scatter
 
 MAX_SCATTER = 50_000   # points drawn; contours and ellipses always use every z-point
@@ -47,7 +47,7 @@ def plane_figure(rid: str, kind: str, a: int, b: int, overlay: bool = True, heig
     rows = _sample_rows(len(xy))
     bxy = None
     if overlay:
-        bxy = project_batch(rid, root, kind, a, b, state.current_batch(rid).z)
+        bxy = project_batch(rid, root, kind, a, b, batch.current(rid).z)
     r = np.corrcoef(xy[:, 0], xy[:, 1])[0, 1] if len(xy) > 2 else float("nan")
     fig = projection_scatter(xy[rows], mean, cov, labels, batch_xy=bxy, density_xy=xy, height=height)
     return fig, len(rows), len(xy), r

@@ -1,19 +1,23 @@
-"""Widgets for a sampler's parameters, built from core.sampling.registry.SAMPLERS (defaults, bounds,
-docs), so a new sampler in core shows up here without UI code."""
+"""Widgets for a sampler's parameters, built from core.sampling.registry (defaults, bounds, slider
+ranges, docs, which base sampler a wrapper forwards to), so a new sampler in core shows up here
+without UI code. The widgets start from the session's batch (dashboard.batch) and return the
+new one."""
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
-from dashboard import state
-
-# Slider ranges for float parameters without bounds in the registry (name -> lo, hi, step).
-FLOAT_RANGES = {"fact": (0.05, 3.0, 0.05), "scale": (0.05, 3.0, 0.05), "b": (0.1, 6.0, 0.1),
-                "extent": (0.5, 6.0, 0.25), "angle": (-180.0, 180.0, 1.0), "alpha": (0.0, 1.0, 0.05)}
+from core.sampling.registry import SAMPLERS, Param, widget_params
+from dashboard import batch
 
 
-def widget_params(spec, d: int) -> dict:
-    """The parameters of a SamplerSpec that get a widget (not data, not 'None means auto')."""
-    return {k: p for k, p in spec.params.items() if p.kind != "data" and p.default is not None}
+def _seed_widget(key: str, value: Any) -> str:
+    """Give a widget its starting value before it is drawn (Streamlit drops the values of
+    widgets a page did not draw, so coming back to the Generator starts from the batch)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
 
 
 def _clamp(key: str, kind, lo, hi) -> None:
@@ -26,48 +30,34 @@ def _clamp(key: str, kind, lo, hi) -> None:
         st.session_state[key] = c
 
 
-def _widget(sampler: str, name: str, p, d: int, remembered: dict):
-    key = state.seeded(f"gen_{sampler}_{name}", remembered.get(name, p.default))
-    label, help_ = name, p.doc
+def _widget(sampler: str, name: str, p: Param, d: int, start: dict):
+    key = _seed_widget(f"gen_{sampler}_{name}", start.get(name, p.default))
     if p.kind == "choice":
-        return st.selectbox(label, list(p.choices), key=key, help=help_)
+        return st.selectbox(name, list(p.choices), key=key, help=p.doc)
+    lo, hi, step = p.widget_range(d)
     if p.kind == "int":
-        lo = int(p.lo) if p.lo is not None else 0
-        hi = int(p.hi) if p.hi is not None else (d - 1 if "axis" in name else 1000)
         _clamp(key, int, lo, hi)
-        return st.number_input(label, lo, hi, step=1, key=key, help=help_)
-    if name in FLOAT_RANGES:
-        lo, hi, step = FLOAT_RANGES[name]
-    elif p.lo is not None and p.hi is not None:
-        lo, hi, step = float(p.lo), float(p.hi), (float(p.hi) - float(p.lo)) / 100
-    else:
-        lo, hi, step = (0.0 if not p.positive else 0.05), max(3.0, 4 * float(p.default)), 0.05
+        return st.number_input(name, lo, hi, step=1, key=key, help=p.doc)
     _clamp(key, float, lo, hi)
-    return st.slider(label, lo, hi, step=step, key=key, help=help_)
+    return st.slider(name, lo, hi, step=step, key=key, help=p.doc)
 
 
-def sampler_controls(d: int, cols) -> tuple[str, dict]:
-    """Sampler choice plus its parameter widgets laid out over ``cols``; returns (name, params)."""
-    from core.sampling.registry import SAMPLERS
-
-    spec_now = state.batch_spec()
+def batch_controls(d: int, cols) -> batch.BatchSpec:
+    """Sampler, its parameters, seed and number of faces over ``cols`` (at least 5): the new batch."""
+    now = batch.spec()
     names = list(SAMPLERS)
-    key = state.seeded("gen_sampler", spec_now["sampler"] if spec_now["sampler"] in names else "box")
-    name = cols[0].selectbox("sampler", names, key=key, help="how the latent vectors are drawn",
-                             format_func=lambda s: s)
+    key = _seed_widget("gen_sampler", now.sampler if now.sampler in names else "box")
+    name = cols[0].selectbox("sampler", names, key=key, help="how the latent vectors are drawn")
     st.caption(SAMPLERS[name].doc.replace("*", "·"))   # '*' would start markdown italics
-    remembered = spec_now["params"] if spec_now["sampler"] == name else {}
+    start = batch.remembered(name)
+    spec = SAMPLERS[name]
+    if spec.wraps:   # the base sampler decides which other parameters get widgets
+        start.setdefault(spec.wraps, st.session_state.get(f"gen_{name}_{spec.wraps}",
+                                                           spec.params[spec.wraps].default))
     params: dict = {}
-    widgets = list(widget_params(SAMPLERS[name], d).items())
-    if name == "nudge":   # nudge forwards the other parameters to its base sampler
-        base = remembered.get("base", SAMPLERS["nudge"].params["base"].default)
-        base = st.session_state.get("gen_nudge_base", base)
-        widgets += [(k, p) for k, p in widget_params(SAMPLERS[base], d).items()
-                    if k not in SAMPLERS["nudge"].params]
-    for i, (pname, p) in enumerate(widgets):
-        with cols[1 + i % (len(cols) - 1)]:
-            params[pname] = _widget(name, pname, p, d, remembered)
-    for pname, _ in widgets:
-        state.remember(f"gen_{name}_{pname}")
-    state.remember(key)
-    return name, params
+    for i, (pname, p) in enumerate(widget_params(name, start).items()):
+        with cols[1 + i % 2]:
+            params[pname] = _widget(name, pname, p, d, start)
+    seed = cols[3].number_input("seed", 0, 1_000_000, key=_seed_widget("gen_seed", now.seed))
+    n = cols[4].number_input("faces", 1, 98, step=7, key=_seed_widget("gen_n", now.n))
+    return batch.BatchSpec.of(name, params, seed, n)

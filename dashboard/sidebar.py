@@ -53,6 +53,9 @@ def run_picker(select: str | None = None) -> str | None:
         st.session_state.pop("run_id", None)
         _flash()
         return None
+    wanted = st.query_params.get("run")
+    if wanted in rids and not st.session_state.get("_url_run_taken"):   # a link to a run: ?run=ID
+        st.session_state["run_id"], st.session_state["_url_run_taken"] = wanted, True
     if st.session_state.get("run_id") not in rids:
         st.session_state["run_id"] = _default(rids)
     rid = st.selectbox("Run", rids, key="run_id", help="Every run in the cache, complete or not.")

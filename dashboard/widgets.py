@@ -1,18 +1,20 @@
 """Small UI pieces shared by the pages: face grids, training progress, 'is there a run?'."""
 from __future__ import annotations
 
+import functools
 import io
 import math
 import time
+from typing import Any, Callable
 
 import numpy as np
 import streamlit as st
 
-from core.errors import AtlasError
-from core.model.grid import tile
+from core.errors import AtlasError, BrokenArtifactError, NotReadyError
 from core.jobs import launch
+from core.model.grid import tile
 from core.store.paths import RunPaths
-from core.store.runs import Run
+from core.store.runs import Run, open_run
 from dashboard import state
 
 FACE_PX = 112          # faces are shown at least this many pixels wide
@@ -46,7 +48,7 @@ def fmt_eta(seconds) -> str:
     return f"{m // 60}h {m % 60:02d}m" if m >= 60 else f"{m}m {s:02d}s"
 
 
-def progress_body(run_path, st_: dict) -> None:
+def progress_body(st_: dict) -> None:
     """Epoch, loss, images/s and ETA of a run being prepared, trained or encoded."""
     state_ = st_.get("state", "unknown")
     epoch, epochs = st_.get("epoch") or 0, st_.get("epochs") or 0
@@ -81,7 +83,7 @@ def training_panel(paths: RunPaths) -> None:
         st.rerun()
     st.subheader(f"Run `{paths.run_id}` is not ready yet")
     if active or st_.get("state") == "starting":
-        progress_body(paths, st_)
+        progress_body(st_)
     elif st_.get("state") == "failed":
         st.error(f"training failed: {st_.get('message')}")
     elif st_.get("state") == "broken":
@@ -108,21 +110,47 @@ def training_panel(paths: RunPaths) -> None:
             st.code(tail, language=None)
 
 
+def describe(e: AtlasError) -> str:
+    """What is broken and how to repair it, in words; a broken file is named within its run
+    (or data cache) folder, never by its full server path."""
+    if isinstance(e, BrokenArtifactError):
+        where = f"{e.path.parent.name}/{e.path.name}"
+        return f"**{where}** is broken: {e.why}." + (f" To repair it: {e.repair}." if e.repair else "")
+    return str(e)
+
+
+def show_error(e: AtlasError) -> None:
+    (st.info if isinstance(e, NotReadyError) else st.error)(describe(e))
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A page's render (or fragment): the errors a user can meet (core.errors) become a message
+    on the page; anything else is a bug and shows as one."""
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AtlasError as e:
+            show_error(e)
+    return run
+
+
 def complete_run() -> Run | None:
     """The selected run if it is complete; otherwise explain (or show progress) and return None."""
     rid = state.run_id()
     if rid is None:
         st.info("No run selected. Start one from the sidebar (“New run”).")
         return None
-    run = state.current_run()
-    if run is not None and run.complete:
+    st.caption(f"run `{rid}`")
+    run = open_run(rid)                 # UnknownRunError: shown by the page guard
+    if run.complete:
         return run
     training_panel(RunPaths.of(rid))
     return None
 
 
 def open_page(title: str) -> Run | None:
-    """Every page's opening: its title, then the selected run if complete (else why not)."""
+    """Every page's opening: its title, the run it shows, then that run if complete (else why not)."""
     st.title(title)
     return complete_run()
 

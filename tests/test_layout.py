@@ -1,4 +1,4 @@
-"""Project rules that are cheap to check: core/ is computation only."""
+"""Project rules that are cheap to check: core/ is computation only, and typed."""
 import ast
 from pathlib import Path
 
@@ -14,3 +14,35 @@ def test_core_never_imports_streamlit():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             assert not any(n.split(".")[0] == "streamlit" for n in names), f"{f} imports streamlit"
+
+
+def _public_defs(tree: ast.Module):
+    """Module-level functions and methods of module-level classes whose names are public."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+        elif isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            yield from (n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+
+# Landed while the hints went in; their owner adds them (then drop them from this list).
+NOT_YET_HINTED = {"core/navigation/attributes.py", "core/navigation/paths.py", "core/navigation/traverse.py",
+                  # external models and quality metrics (landed on main alongside the hints)
+                  "core/jobs/import_run.py", "core/jobs/quality.py", "core/model/external.py",
+                  "core/model/torch_part.py", "core/quality/metrics.py", "core/quality/table.py"}
+
+
+def test_public_functions_of_core_have_type_hints():
+    missing = []
+    for f in sorted((ROOT / "core").rglob("*.py")):
+        if str(f.relative_to(ROOT)) in NOT_YET_HINTED:
+            continue
+        for node in _public_defs(ast.parse(f.read_text())):
+            if node.name.startswith("_") and node.name != "__call__":
+                continue
+            a = node.args
+            params = [p for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")]
+            params += [p for p in (a.vararg, a.kwarg) if p is not None]
+            if any(p.annotation is None for p in params) or node.returns is None:
+                missing.append(f"{f.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not missing, "public functions of core/ without full type hints:\n" + "\n".join(missing)

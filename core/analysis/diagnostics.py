@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from core.analysis.neighbors import KNNIndex
 
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
 
-def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,
-                 exclude: np.ndarray | None = None, k0: int = 16):
+
+def nearest_real(q: np.ndarray, z: np.ndarray, *, index: KNNIndex | None = None, allowed: np.ndarray | None = None,
+                 exclude: np.ndarray | None = None, k0: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Nearest row of z for each query q [m, d], among rows where `allowed` (bool [N]) holds
     and not equal to `exclude` (row per query, e.g. the query itself). -> (dist [m], idx [m]).
 
@@ -50,7 +55,8 @@ def nearest_real(q, z, *, index=None, allowed: np.ndarray | None = None,
     return d_out, i_out
 
 
-def reference_diagnostics(stats, z, train_rows=None, heldout=None, *, index=None,
+def reference_diagnostics(stats: LatentStats, z: np.ndarray, train_rows: np.ndarray | None = None,
+                          heldout: np.ndarray | None = None, *, index: KNNIndex | None = None,
                           max_points: int = 500, seed: int = 0) -> dict:
     """The figures for real held-out z-points: what a good batch looks like.
 
@@ -84,8 +90,9 @@ def reference_diagnostics(stats, z, train_rows=None, heldout=None, *, index=None
     return out
 
 
-def batch_diagnostics(samples, stats, *, z_real=None, heldout=None, reference: dict | None = None,
-                      index=None, train_rows=None) -> dict:
+def batch_diagnostics(samples: np.ndarray, stats: LatentStats, *, z_real: np.ndarray | None = None,
+                      heldout: np.ndarray | None = None, reference: dict | None = None,
+                      index: KNNIndex | None = None, train_rows: np.ndarray | None = None) -> dict:
     """Mahalanobis radius and nearest-real distance of each sample, next to the held-out
     reference (computed here from z_real/heldout unless `reference` is passed in).
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def _subquantizers(d: int) -> int:
     return d // 2 if d % 2 == 0 else d
 
 
-def build_pq(z: np.ndarray, *, seed: int = 0, train_points: int = TRAIN_POINTS):
+def build_pq(z: np.ndarray, *, seed: int = 0, train_points: int = TRAIN_POINTS) -> Any:
     """A trained and filled FAISS IndexPQFastScan over the rows of z (deterministic)."""
     faiss = _faiss()
     if faiss is None:
@@ -160,7 +161,7 @@ def _load(faiss, blob: Path, side: Path, z: np.ndarray, z_key: str):
     return index if index.ntotal == len(z) and index.d == z.shape[1] else None
 
 
-def cached_pq(z: np.ndarray, folder, z_key: str, *, seed: int = 0):
+def cached_pq(z: np.ndarray, folder: str | Path, z_key: str, *, seed: int = 0) -> Any:
     """Load ``<folder>/knn-<z_key>-pqfs4.faiss`` if sound, else build it and save it
     atomically (blob first, sidecar last: a crash in between leaves no valid pair)."""
     faiss = _faiss()
@@ -177,7 +178,7 @@ def cached_pq(z: np.ndarray, folder, z_key: str, *, seed: int = 0):
     return index
 
 
-def open_knn_index(z: np.ndarray, folder=None, z_key: str | None = None):
+def open_knn_index(z: np.ndarray, folder: str | Path | None = None, z_key: str | None = None) -> KNNIndex:
     """The index a run's slider path should use: FastKNNIndex (persisted under ``folder``
     when given) for big runs with faiss installed, else the exact KNNIndex."""
     if len(z) < EXACT_BELOW or _faiss() is None:

@@ -22,7 +22,8 @@ def n_bins(n: int) -> int:
     return int(np.clip(round(2.0 * n ** (1.0 / 3.0)), 16, 128))
 
 
-def hist_ranges(mean, std, vmin, vmax, width: float = 6.0):
+def hist_ranges(mean: np.ndarray, std: np.ndarray, vmin: np.ndarray, vmax: np.ndarray,
+                width: float = 6.0) -> tuple[np.ndarray, np.ndarray]:
     """Histogram range per component: the data range cut to mean +- width*std, so a few
     outliers do not squash the bulk into a handful of bins."""
     lo = np.maximum(vmin, mean - width * std)
@@ -60,7 +61,7 @@ class HistAccumulator:
         flat += self._offset
         self._counts += np.bincount(flat.ravel(), minlength=self._counts.size)
 
-    def result(self):
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(edges [d, B+1], counts [d, B], outside [d])."""
         c = self._counts.reshape(-1, self.bins + 2)
         return self.edges, c[:, 1:-1].copy(), c[:, 0] + c[:, -1]
@@ -150,7 +151,7 @@ def _levenberg_marquardt(u, counts, mu, sig, amp, iters: int = 30):
     return p[:, 1], np.exp(p[:, 2]), p[:, 0]
 
 
-def fit_gaussians(edges, counts, mean, std, *, peak_frac: float = 0.2, refine: bool = True) -> GaussFit:
+def fit_gaussians(edges: np.ndarray, counts: np.ndarray, mean: np.ndarray, std: np.ndarray, *, peak_frac: float = 0.2, refine: bool = True) -> GaussFit:
     """Fit a Gaussian curve to each component's histogram.
 
     edges [d, B+1], counts [d, B]; mean/std [d] are the moments (the fallback, and the

@@ -20,9 +20,10 @@ import numpy as np
 
 from core.analysis import normality
 from core.analysis import passes as sc
+from core.analysis.histfit import HWHM_PER_SIGMA, HistAccumulator, fit_gaussians, hist_ranges, n_bins
+from core.errors import BadInputError
 from core.store.atomic import load_npz, save_npz
 from core.store.derived import load_or_compute
-from core.analysis.histfit import HWHM_PER_SIGMA, HistAccumulator, fit_gaussians, hist_ranges, n_bins
 
 STATS_VERSION = 1
 EIG_RTOL = 1e-6       # main axes below this fraction of the largest variance count as dead
@@ -128,12 +129,12 @@ class LatentStats:
         return self.half_width / HWHM_PER_SIGMA
 
     # ---- persistence (npz, no pickle) -------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path: str | Path) -> None:
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
         save_npz(path, _version=np.asarray(STATS_VERSION), **arrays)
 
     @classmethod
-    def load(cls, path) -> "LatentStats":
+    def load(cls, path: str | Path) -> "LatentStats":
         data = load_npz(path)
         if int(data.get("_version", -1)) != STATS_VERSION:
             raise ValueError(f"{path}: stats version {data.get('_version')} != {STATS_VERSION}")
@@ -165,7 +166,7 @@ def z_key(z: np.ndarray) -> str:
     return f"{z.shape[0]}x{z.shape[1] if z.ndim > 1 else 1}-{h.hexdigest()}"
 
 
-def cached_latent_stats(z: np.ndarray, folder, *, key: str | None = None) -> LatentStats:
+def cached_latent_stats(z: np.ndarray, folder: str | Path, *, key: str | None = None) -> LatentStats:
     """Load ``<folder>/stats-<z_key>.npz`` if it is there and sound, else compute and save it."""
     key = key or z_key(z)
     return load_or_compute(Path(folder) / f"stats-{key}.npz", LatentStats.load,
@@ -179,7 +180,8 @@ def latent_stats(z: np.ndarray, *, key: str | None = None, timings: dict | None 
     receives seconds per part; `seed` only picks the subsample for Mardia's skewness."""
     z = np.asarray(z)
     if z.ndim != 2 or z.shape[0] < 8 or z.shape[1] < 1:
-        raise ValueError(f"z must be [N >= 8, d >= 1], got shape {z.shape}")
+        raise BadInputError(f"statistics need z-points [N >= 8, d >= 1], got shape {z.shape}; "
+                            "a run needs at least 8 images (train it on more)")
     N, d = z.shape
     tick = sc.Timer(timings)
     key = key or z_key(z)

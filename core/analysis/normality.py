@@ -7,25 +7,30 @@ so no extra pass over the z-points is needed except Mardia's skewness on a subsa
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import special, stats as sps
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
 
 SIGMA_LEVELS = np.array([1.0, 2.0, 3.0])
 
 
-def gauss_mass(k) -> np.ndarray:
+def gauss_mass(k: float | np.ndarray) -> np.ndarray:
     """Mass of a 1-D Gaussian within +-k sigma: 0.683, 0.954, 0.997 for k = 1, 2, 3."""
     return special.erf(np.asarray(k, np.float64) / np.sqrt(2.0))
 
 
-def equivalent_radius(k, dof: int) -> np.ndarray:
+def equivalent_radius(k: float | np.ndarray, dof: int) -> np.ndarray:
     """Mahalanobis radius holding the same Gaussian mass in `dof` dimensions as +-k sigma
     in one. In 256-d a Gaussian has almost no points within Mahalanobis radius 3 (they sit
     near sqrt(256) = 16), so the literal "k-sigma ball" says little; this one does."""
     return np.sqrt(sps.chi2.ppf(gauss_mass(k), dof))
 
 
-def dagostino_k2(skew, kurt, n: int):
+def dagostino_k2(skew: np.ndarray, kurt: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """D'Agostino-Pearson K^2 test from (biased) skewness and excess kurtosis, vectorised
     over components; the same formulas as ``scipy.stats.normaltest``. Returns (K2, p)."""
     b2 = np.asarray(skew, np.float64)
@@ -100,7 +105,7 @@ def mardia_skewness(x: np.ndarray, block: int = 512) -> dict:
     return {"b1": b1, "stat": stat, "dof": dof, "p": float(sps.chi2.sf(stat, dof)), "n": m}
 
 
-def core_report(z, maha, total_sums, out_sums, n_out: int, rank: int, seed: int = 0,
+def core_report(z: np.ndarray, maha: np.ndarray, total_sums: np.ndarray, out_sums: np.ndarray, n_out: int, rank: int, seed: int = 0,
                 mardia_points: int = 2000) -> dict:
     """The k-sigma core fractions and the normality of the <= 3-sigma-equivalent core, as
     LatentStats fields. total_sums / out_sums: power sums p = 1..4 about the mean over all
@@ -130,7 +135,7 @@ def core_report(z, maha, total_sums, out_sums, n_out: int, rank: int, seed: int 
         mardia_kurt_z=mk["z"], mardia_kurt_p=mk["p"])
 
 
-def verdict(stats, alpha: float = 0.01) -> dict:
+def verdict(stats: "LatentStats", alpha: float = 0.01) -> dict:
     """The normality figures of ``LatentStats`` judged in words: is the core a multivariate
     normal? At large N every p-value is tiny, so the words follow the effect sizes (Mardia's
     skewness over its Gaussian expectation, kurtosis relative to a Gaussian truncated at the

@@ -8,10 +8,14 @@ BLAS calls, which is where most of the time goes.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
+
+if TYPE_CHECKING:
+    from core.analysis.histfit import HistAccumulator
 
 CHUNK = 4096          # rows per chunk: 4 MB float32 at d = 256, stays in cache-friendly sizes
 TOP_PAIRS = 32
@@ -30,12 +34,12 @@ class Timer:
         self.t = now
 
 
-def chunks(n: int):
+def chunks(n: int) -> Iterator[slice]:
     for i in range(0, n, CHUNK):
         yield slice(i, min(n, i + CHUNK))
 
 
-def range_pass(z: np.ndarray, tick: Timer):
+def range_pass(z: np.ndarray, tick: Timer) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Mean, rough std, min, max per component (pass 1). Sums are taken around z[0], which
     avoids cancellation when |mean| >> std."""
     N, d = z.shape
@@ -55,7 +59,8 @@ def range_pass(z: np.ndarray, tick: Timer):
     return shift + m, np.sqrt(np.maximum(s2 / N - m * m, 0.0)), vmin + shift, vmax + shift
 
 
-def moment_pass(z: np.ndarray, mean: np.ndarray, hist, tick: Timer):
+def moment_pass(z: np.ndarray, mean: np.ndarray, hist: HistAccumulator,
+                tick: Timer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pass 2: sums of (x - mean)^p for p = 1..4 [4, d], covariance [d, d], |z| [N];
     feeds `hist`."""
     N, d = z.shape
@@ -81,7 +86,8 @@ def moment_pass(z: np.ndarray, mean: np.ndarray, hist, tick: Timer):
     return sums, cov / N, radius
 
 
-def frame_pass(z, mean, comps, sd, rank, center, phist, cut, tick: Timer):
+def frame_pass(z: np.ndarray, mean: np.ndarray, comps: np.ndarray, sd: np.ndarray, rank: int, center: np.ndarray,
+               phist: HistAccumulator, cut: float, tick: Timer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Pass 3, in the main-axis frame: Mahalanobis distance [N], distance to the fitted
     center [N], and the power sums (as in `moment_pass`) of the points beyond `cut`
     (usually a few per mille), so the core's moments are totals minus these."""
@@ -117,7 +123,7 @@ def frame_pass(z, mean, comps, sd, rank, center, phist, cut, tick: Timer):
     return maha, cdist, out_sums, n_out
 
 
-def central_moments(sums: np.ndarray, n: int):
+def central_moments(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Skewness and excess kurtosis [d] from power sums about a nearby point."""
     e1, e2, e3, e4 = sums / max(n, 1)
     m2 = e2 - e1 ** 2
@@ -129,7 +135,7 @@ def central_moments(sums: np.ndarray, n: int):
     return np.sqrt(np.maximum(m2, 0.0)), skew, kurt
 
 
-def correlations(cov: np.ndarray, std: np.ndarray):
+def correlations(cov: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """corr [d, d], clustering order [d] (average linkage on 1 - |r|, so blocks of
     correlated components end up next to each other), and the top pairs (i, j, r) by |r|."""
     d = len(std)

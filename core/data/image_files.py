@@ -13,6 +13,7 @@ import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -123,7 +124,7 @@ def decode_chunk(task: tuple[list[str], int, str]) -> tuple[np.ndarray, list[str
     return out, reasons
 
 
-def render_chunk(task: tuple[int, int, int, int]):
+def render_chunk(task: tuple[int, int, int, int]) -> np.ndarray:
     """Synthetic faces start .. start+n-1 (each depends only on seed and its number)."""
     from core.data.synthetic import render_faces
     start, n, size, seed = task
@@ -155,7 +156,7 @@ def _exit_with_parent(parent_pid: int, every_s: float = 0.5) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def map_chunks(func, tasks: list, workers: int):
+def map_chunks(func: Callable[[Any], Any], tasks: list, workers: int) -> list:
     """Results of ``func`` over ``tasks`` in order; in-process when one worker suffices."""
     if workers <= 1 or len(tasks) <= 1:
         yield from map(func, tasks)

@@ -34,6 +34,7 @@ from core.data import image_files as decode
 from core.data import sources
 from core.config import DataConfig
 from core.store.locks import exclusive
+from core.store.paths import DataPaths
 
 PREP_VERSION = 1      # bump when decoding/cropping changes: old caches then miss
 FIRST_COLUMNS = ["image_id", "path", "partition"]
@@ -119,11 +120,11 @@ def _cpu_count() -> int:
 
 def _build_lock(path: Path):
     """Two processes asking for the same dataset: one decodes, the other waits and loads."""
-    return exclusive(path / ".lock", wait=True)
+    return exclusive(DataPaths(path).lock, wait=True)
 
 
 def _load_cached(path: Path, cfg: DataConfig, fp: str, quiet: bool = False) -> PreparedData | None:
-    mpath = path / "manifest.json"
+    mpath = DataPaths(path).manifest
     if not mpath.exists():
         return None
     try:
@@ -131,10 +132,10 @@ def _load_cached(path: Path, cfg: DataConfig, fp: str, quiet: bool = False) -> P
         if manifest.get("fingerprint") != fp:
             raise ValueError("fingerprint differs from the manifest's")
         n, s = int(manifest["n_ok"]), cfg.image_size
-        images = atomic.load_npy(path / "images.npy", mmap=True)  # raises on a truncated file
+        images = atomic.load_npy(DataPaths(path).images, mmap=True)  # raises on a truncated file
         if images.shape != (n, s, s, 3) or images.dtype != np.uint8:
             raise ValueError(f"images.npy is {images.dtype} {images.shape}, manifest says uint8 {(n, s, s, 3)}")
-        index = pd.read_parquet(path / "index.parquet")
+        index = pd.read_parquet(DataPaths(path).index)
         if len(index) != n or not set(FIRST_COLUMNS) <= set(index.columns):
             raise ValueError(f"index.parquet has {len(index)} rows / columns {list(index.columns)[:5]}")
     except Exception as e:  # noqa: BLE001 - any defect means "rebuild", never "load"
@@ -158,7 +159,7 @@ def _apply_split(index: pd.DataFrame, manifest: dict, cfg: DataConfig) -> None:
 # ------------------------------------------------------------------------------- build
 def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, workers: int) -> PreparedData:
     t0 = time.perf_counter()
-    (path / "manifest.json").unlink(missing_ok=True)  # from here on the folder is incomplete
+    DataPaths(path).manifest.unlink(missing_ok=True)  # from here on the folder is incomplete
     for stray in path.glob(".tmp-*"):  # leftovers of an interrupted build
         stray.unlink(missing_ok=True)
     s = cfg.image_size
@@ -180,7 +181,7 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
 
     # entries the listing could not use (symlink loops, dangling links, non-UTF-8 names)
     kept, skipped, factors = [], list(listing.problems) if listing is not None else [], []
-    with atomic.atomic_path(path / "images.npy") as tmp:
+    with atomic.atomic_path(DataPaths(path).images) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n_found, s, s, 3))
         bar = _progress_bar(progress, n_found, desc)
         pos = 0  # every result lands at the next free row, so kept images stay contiguous
@@ -246,13 +247,13 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
         "seconds": round(time.perf_counter() - t0, 3), "workers": workers,
     }
     _apply_split(index, manifest, cfg)
-    with atomic.atomic_path(path / "index.parquet") as tmp:
+    with atomic.atomic_path(DataPaths(path).index) as tmp:
         index.to_parquet(tmp, index=False)
-    atomic.write_json(path / "manifest.json", manifest)  # last: marks the cache complete
+    atomic.write_json(DataPaths(path).manifest, manifest)  # last: marks the cache complete
     if skipped:
         counts = ", ".join(f"{v} {k}" for k, v in manifest["skipped_counts"].items())
         warnings.warn(f"{cfg.dataset}: skipped {len(skipped)} of {manifest['n_found']} entries ({counts}); "
-                      f"see {path / 'manifest.json'}", stacklevel=3)
+                      f"see {DataPaths(path).manifest}", stacklevel=3)
     data = _load_cached(path, cfg, fp)
     if data is None:
         raise RuntimeError(f"data cache {path} could not be read back right after writing it")

@@ -12,6 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -214,7 +215,7 @@ def parse_celeba_labels(listing: Listing) -> tuple[dict, list[str]]:
     return parsed, notes
 
 
-def celeba_partition_from_ids(image_ids) -> np.ndarray:
+def celeba_partition_from_ids(image_ids: Sequence[str]) -> np.ndarray:
     """Official split by image number; names that are not numbers go to 'train'."""
     out = np.full(len(image_ids), "train", dtype=object)
     for i, image_id in enumerate(image_ids):
@@ -263,7 +264,7 @@ def celeba_labels(listing: Listing, image_ids: list[str], parsed: tuple[dict, li
 
 
 # ------------------------------------------------------------------------------- splits
-def seeded_split(image_ids, seed: int, val_fraction: float) -> np.ndarray:
+def seeded_split(image_ids: Sequence[str], seed: int, val_fraction: float) -> np.ndarray:
     """'train' / 'valid' per id: the round(val_fraction * n) ids with the smallest seeded hash go
     to 'valid'. Hashing ids (not positions) keeps an image's partition mostly stable when files
     are added, and exact counts keep tiny datasets from ending up with an empty valid set."""

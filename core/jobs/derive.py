@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 
-from core.errors import BusyError
 from core.store import atomic
 from core.store.locks import exclusive
 from core.store.locks import is_locked
@@ -22,8 +21,6 @@ from core.store.runs import open_run
 # UMAP of every run: fit on at most 50k points (minutes on 2 cores), the rest placed by kNN.
 UMAP_PARAMS = dict(n_neighbors=15, min_dist=0.1, seed=0, max_fit_points=50_000)
 
-
-DeriveBusyError = BusyError  # raised when another process derives the same run
 STRAY_AGE_S = 120   # a .tmp-* file untouched this long has no live writer (writes take seconds)
 
 
@@ -52,7 +49,7 @@ def derive_status(paths: RunPaths) -> dict:
     return st
 
 
-def derive(run_id: str, cache_dir=None, umap_params: dict | None = None) -> dict:
+def derive(run_id: str, cache_dir: str | os.PathLike | None = None, umap_params: dict | None = None) -> dict:
     """Statistics, UMAP and mixture of one run (idempotent: cached files are reused)."""
     from core.sampling.mixture import cached_gmm
     from core.maps.embedding import cached_embedding

@@ -13,7 +13,7 @@ import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 
@@ -35,7 +35,7 @@ def default_run_id(cfg: RunConfig) -> str:
     return f"{cfg.data.dataset}-{cfg.model.image_size}px-z{cfg.model.z_dim}-{h}"
 
 
-def run_lock(run_path: Path):
+def run_lock(run_path: Path) -> ContextManager[None]:
     """The run's training lock (one training a run; released by the kernel when the holder dies)."""
     paths = RunPaths(Path(run_path))
     return exclusive(paths.lock, busy=f"run {paths.run_id} is being trained by another process")
@@ -53,7 +53,7 @@ class StatusWriter:
         self.path, self.every_s, self.last, self.state = path, every_s, 0.0, {}
         self.enabled = enabled
 
-    def set(self, **kw) -> None:
+    def set(self, **kw: Any) -> None:
         if not self.enabled:
             return
         self.state.update(kw, updated=time.time(), pid=os.getpid())
@@ -159,8 +159,8 @@ def _broken_reason(run: Run) -> str | None:
     return None
 
 
-def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, progress: bool = True,
-              callbacks: list[Callable[[str, dict], None]] | None = None, on_prepared=None,
+def train_run(cfg: RunConfig, cache_dir: str | os.PathLike | None = None, run_id: str | None = None, *,
+              progress: bool = True, callbacks: list[Callable[[str, dict], None]] | None = None,
               checkpoint_every_s: float = 300.0) -> Run:
     """Prepare, train, encode; returns the complete run. Safe to call again after a kill; a
     complete run whose weights or z-points are damaged is rebuilt (from its last checkpoint)."""
@@ -200,10 +200,7 @@ def train_run(cfg: RunConfig, cache_dir=None, run_id: str | None = None, *, prog
             if dist.main:
                 barrier()
             if not dist.main:
-                progress = False
                 return _train_only(cfg, data, paths, Trainer)
-            if on_prepared:
-                on_prepared(data)
             atomic.write_json(paths.config, {"config": json.loads(cfg.to_json()), "fingerprint": data.fingerprint,
                                              "data_path": str(data.path),
                                              "manifest": _manifest_summary(data.manifest),

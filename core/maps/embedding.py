@@ -25,7 +25,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -112,7 +112,7 @@ class Placer:
         self._ab = find_ab_params(1.0, min_dist) if refine_epochs > 0 else None
 
     @classmethod
-    def from_embedding(cls, z, emb: Embedding, knn=None, **kw) -> "Placer":
+    def from_embedding(cls, z: np.ndarray, emb: Embedding, knn: KNNIndex | None = None, **kw: Any) -> "Placer":
         kw.setdefault("n_neighbors", emb.params.get("n_neighbors", 15))
         kw.setdefault("min_dist", emb.params.get("min_dist", 0.1))
         return cls(z, emb.coords, knn, **kw)
@@ -183,7 +183,7 @@ def _subsample(n: int, m: int, seed: int) -> np.ndarray:
 
 def fit_umap(z: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.1, seed: int = 0,
              n_epochs: int | None = None, max_fit_points: int | None = None,
-             init: str = "pca", z_key: str = "", progress: Progress | None = None):
+             init: str = "pca", z_key: str = "", progress: Progress | None = None) -> tuple[Embedding, Any]:
     """Fit umap-learn on z (or on a seeded subsample of ``max_fit_points`` rows, the rest
     placed by ``Placer``); returns (Embedding, fitted reducer). Deterministic for a seed
     (umap then runs single-threaded).
@@ -247,14 +247,14 @@ def _embedding_paths(z, folder, z_key: str, params: dict) -> tuple[Path, Path, d
     return stem.with_suffix(".npy"), stem.with_suffix(".json"), request
 
 
-def load_embedding(z: np.ndarray, folder, z_key: str, **params) -> Embedding | None:
+def load_embedding(z: np.ndarray, folder: str | Path, z_key: str, **params: Any) -> Embedding | None:
     """The cached UMAP of z if a valid one is on disk, else None (never fits: for UIs)."""
     npy, side, request = _embedding_paths(z, folder, z_key, params)
     return load_valid(side, _loader(npy), _validator(len(z), request, z_key))
 
 
-def cached_embedding(z: np.ndarray, folder, z_key: str, progress: Progress | None = None,
-                     **params) -> Embedding:
+def cached_embedding(z: np.ndarray, folder: str | Path, z_key: str, progress: Progress | None = None,
+                     **params: Any) -> Embedding:
     """UMAP of z cached as ``<folder>/umap-<z_key>-<paramhash>.npy`` plus a JSON sidecar.
     A missing, unreadable or mismatched file is recomputed and rewritten atomically."""
     npy, side, request = _embedding_paths(z, folder, z_key, params)

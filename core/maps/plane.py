@@ -3,7 +3,12 @@ user (the UMAP's initial layout, the map preview while UMAP is fitting, the Proj
 Correlations planes, new points on the preview), so a memmapped z is never copied whole."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
 
 CHUNK = 32768
 
@@ -18,7 +23,7 @@ def project(z: np.ndarray, mean: np.ndarray, axes: np.ndarray, chunk: int = CHUN
     return out
 
 
-def stats_plane(stats, z: np.ndarray, a: int = 0, b: int = 1) -> np.ndarray:
+def stats_plane(stats: LatentStats, z: np.ndarray, a: int = 0, b: int = 1) -> np.ndarray:
     """z on main axes (a, b) of a LatentStats -> [N, 2] float32."""
     return project(z, stats.pca_mean, stats.pca_components[[a, b]])
 

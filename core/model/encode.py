@@ -6,7 +6,7 @@ their activations together; the output file appears under its real name only whe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -14,6 +14,9 @@ import torch
 from core.errors import NonFiniteError
 from core.store import atomic
 from core.model.autoencoder import ConvAutoencoder, to_tensor
+
+if TYPE_CHECKING:
+    from core.model.codec import Codec
 
 
 @torch.no_grad()
@@ -58,7 +61,7 @@ def reconstruct(model: ConvAutoencoder, images: np.ndarray) -> np.ndarray:
     return to_uint8(model(to_tensor(images, device)))
 
 
-def encode_codec_to_npy(codec, images: np.ndarray, out_path: str | Path, *, batch_size: int = 256,
+def encode_codec_to_npy(codec: Codec, images: np.ndarray, out_path: str | Path, *, batch_size: int = 256,
                         z: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None
                         ) -> np.ndarray | None:
     """``encode_to_npy`` for any ``core.model.codec.Codec`` (an imported model): z-points into

@@ -142,7 +142,7 @@ class Trainer:
                 raise ValueError("checkpoint was made for another model config")
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optim"])
-        except Exception as e:  # a broken checkpoint must not block training: start over
+        except Exception as e:  # noqa: BLE001  (any broken checkpoint must not block training: start over)
             self._emit("warning", {"message": f"ignoring unreadable checkpoint {self.ckpt_path}: {e}"})
             return
         self.start_epoch = int(state["epoch"])

@@ -57,7 +57,7 @@ class MapInverse:
         """Squared map distances [n, N] (N = 200,000 is 1.6 MB a query: fine)."""
         return ((xy[:, None, :] - self.coords[None]) ** 2).sum(-1)
 
-    def __call__(self, xy, keep_radius: bool | None = None) -> Inverse:
+    def __call__(self, xy: np.ndarray, keep_radius: bool | None = None) -> Inverse:
         """Vectors for map locations xy [n, 2]. keep_radius (default: when stats were given)
         scales each blend about the cloud's mean to its neighbours' weighted Mahalanobis
         radius: a weighted mean of points on a shell lies inside it (toward the average

@@ -37,7 +37,7 @@ class LiveJudge:
         if n not in self._ref:
             rng = np.random.default_rng(self.seed)
             divs, faces = [], []
-            for t in range(self.trials):
+            for _ in range(self.trials):
                 imgs = self.decode(self.z[rng.choice(len(self.z), min(n, len(self.z)), replace=False)])
                 divs.append(mean_pairwise_distance(imgs))
                 if sum(len(f) for f in faces) < self.face_images:

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from core.analysis.neighbors import KNNIndex
 
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
+    from core.sampling.mixture import GaussianMixtureModel
 
-def box(stats, n, rng, fact=1.0):
+
+def box(stats: LatentStats, n: int, rng: np.random.Generator, fact: float = 1.0) -> np.ndarray:
     """Each component uniform in [center - fact*half_width, center + fact*half_width]
     (the blog's method: intervals specific to each component)."""
     hw = fact * stats.half_width
     return stats.center + rng.uniform(-1.0, 1.0, (n, stats.d)) * hw
 
 
-def naive_cube_b(stats) -> float:
+def naive_cube_b(stats: LatentStats) -> float:
     """The blog's naive common interval [-b, b], defined once from the data: the smallest one
     wide enough for every component, i.e. holding each fitted center +- 2 fitted sigma (its
     central 95%). Used by the cube sampler, the CLI, the Generator and the Projections page."""
     return float(np.max(np.abs(stats.center) + 2.0 * stats.sigma_fit))
 
 
-def cube(stats, n, rng, b=None):
+def cube(stats: LatentStats, n: int, rng: np.random.Generator, b: float | None = None) -> np.ndarray:
     """Every component uniform in one common interval [-b, b] (the naive method; b from
     `naive_cube_b` unless given): the points lie in a thin shell of radius ~ b sqrt(d/3),
     far from where the data is."""
@@ -34,27 +40,28 @@ def cube(stats, n, rng, b=None):
     return rng.uniform(-b, b, (n, stats.d))
 
 
-def diag_gauss(stats, n, rng, scale=1.0):
+def diag_gauss(stats: LatentStats, n: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
     """Independent Gaussians per component around the fitted center, std * scale
     (ignores correlations)."""
     return stats.center + rng.standard_normal((n, stats.d)) * (scale * stats.std)
 
 
-def full_gauss(stats, n, rng, scale=1.0):
+def full_gauss(stats: LatentStats, n: int, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
     """Multivariate normal with the full covariance (correlations kept), drawn in the
     main-axis frame: independent N(0, eigval) per axis, rotated back."""
     y = rng.standard_normal((n, stats.d)) * (scale * np.sqrt(stats.pca_eigvals))
     return stats.from_pca(y)
 
 
-def pca_box(stats, n, rng, fact=1.0):
+def pca_box(stats: LatentStats, n: int, rng: np.random.Generator, fact: float = 1.0) -> np.ndarray:
     """Uniform in the main-axis frame within +-fact * (fitted half width along each axis)
     around the fitted center on that axis, mapped back: a box that leans with the cloud."""
     y = stats.pca_center + rng.uniform(-1.0, 1.0, (n, stats.d)) * (fact * stats.pca_half_width)
     return stats.from_pca(y)
 
 
-def gmm(stats, n, rng, gmm=None, z=None):
+def gmm(stats: LatentStats, n: int, rng: np.random.Generator, gmm: GaussianMixtureModel | None = None,
+        z: np.ndarray | None = None) -> np.ndarray:
     """Draw from a Gaussian mixture fitted to the z-points (Ghosh et al. 2020). Pass the
     fitted model (core.sampling.mixture.fit_gmm / cached_gmm); with only z, one is fitted here (slow)."""
     if gmm is None:
@@ -68,8 +75,9 @@ def gmm(stats, n, rng, gmm=None, z=None):
     return gmm.sample(n, rng)
 
 
-def path(stats, n, rng, mode="axis", axis=0, axis2=-1, angle=0.0, extent=3.0, steps=None,
-         a=None, b=None, z=None):
+def path(stats: LatentStats, n: int, rng: np.random.Generator, mode: str = "axis", axis: int = 0, axis2: int = -1,
+         angle: float = 0.0, extent: float = 3.0, steps: int | None = None, a: int | np.ndarray | None = None,
+         b: int | np.ndarray | None = None, z: np.ndarray | None = None) -> np.ndarray:
     """Equally spaced points on a straight line through the core; `steps` (default n)
     points, so the output has `steps` rows.
 
@@ -116,7 +124,8 @@ def _endpoint(p, z, d, rng, name):
     return p
 
 
-def nudge_points(x, z, *, k=10, alpha=0.5, index=None):
+def nudge_points(x: np.ndarray, z: np.ndarray | None, *, k: int = 10, alpha: float = 0.5,
+                 index: KNNIndex | None = None) -> np.ndarray:
     """Move each point toward the mean of its k nearest real z-points by the factor alpha
     (the blog's "micro-correlations": real neighbours carry the fine structure the
     sampler misses). -> [n, d]."""

@@ -51,11 +51,11 @@ class GaussianMixtureModel:
                 parts.append(self.means[k] + rng.standard_normal((c, L.shape[1])) @ L.T)
         return np.concatenate(parts)[rng.permutation(n)]
 
-    def save(self, path) -> None:
+    def save(self, path: str | Path) -> None:
         save_npz(path, **{f.name: np.asarray(getattr(self, f.name)) for f in fields(self)})
 
     @classmethod
-    def load(cls, path) -> "GaussianMixtureModel":
+    def load(cls, path: str | Path) -> "GaussianMixtureModel":
         data = load_npz(path)
         casts = {"int": int, "float": float, "str": str, "bool": bool}
         return cls(**{f.name: casts.get(f.type, lambda a: a)(data[f.name]) for f in fields(cls)})
@@ -104,7 +104,7 @@ def fit_gmm(z: np.ndarray, n_components: int = 10, covariance_type: str = "full"
         n_iter=int(gm.n_iter_), lower_bound=float(gm.lower_bound_), z_key=z_key)
 
 
-def cached_gmm(z: np.ndarray, folder, n_components: int = 10, covariance_type: str = "full",
+def cached_gmm(z: np.ndarray, folder: str | Path, n_components: int = 10, covariance_type: str = "full",
                seed: int = 0, max_points: int = 20000, key: str | None = None) -> GaussianMixtureModel:
     """Load the mixture for these z-points and settings from `folder`, or fit and save it."""
     from core.analysis.latent_stats import z_key

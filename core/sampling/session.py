@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.store.runs import Run
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
+    from core.analysis.neighbors import KNNIndex
+    from core.model.codec import Codec
+    from core.sampling.mixture import GaussianMixtureModel
 
 
 @dataclass
@@ -50,44 +57,40 @@ class RunSampler:
         return np.flatnonzero(self.partition != "train")
 
     @cached_property
-    def stats(self):
+    def stats(self) -> LatentStats:
         from core.analysis.latent_stats import cached_latent_stats
 
         return cached_latent_stats(np.asarray(self.z), self.run.derived())
 
     @cached_property
-    def model(self):
+    def model(self) -> Codec:
         """The run's autoencoder as a ``core.model.codec.Codec`` (own or imported): numpy in and out."""
         import torch
 
         return self.run.codec(self.device, threads=torch.get_num_threads())
 
     @cached_property
-    def knn(self):
+    def knn(self) -> KNNIndex:
         """Exact neighbour index over every z-point (rows of z.npy)."""
         from core.analysis.neighbors import KNNIndex
 
         return self._knn if self._knn is not None else KNNIndex(np.asarray(self.z))
 
     @cached_property
-    def gmm(self):
-        from core.sampling.registry import cached_gmm
+    def gmm(self) -> GaussianMixtureModel:
+        from core.sampling.mixture import cached_gmm
 
         return cached_gmm(np.asarray(self.z), self.run.derived())
 
     def sampler_inputs(self, name: str, params: dict) -> dict:
-        """The run data a sampler needs besides the statistics (only what it asks for)."""
-        base = params.get("base", "box")
-        extra = {}
-        if name == "gmm" or (name == "nudge" and base == "gmm"):
-            extra["gmm"] = self.gmm
-        if name in ("nudge", "path"):
-            extra["z"] = self.z
-        if name == "nudge":
-            extra["index"] = self.knn
-        return extra
+        """The run data a sampler needs besides the statistics (only what the registry says
+        it asks for: the mixture is fitted only for a sampler that uses it)."""
+        from core.sampling.registry import data_inputs
 
-    def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params) -> np.ndarray:
+        supply = {"z": lambda: self.z, "gmm": lambda: self.gmm, "index": lambda: self.knn}
+        return {k: supply[source]() for k, source in data_inputs(name, params).items()}
+
+    def vectors(self, name: str, n: int = 21, *, seed: int = 0, **params: Any) -> np.ndarray:
         from core.sampling.registry import sample
 
         return sample(name, self.stats, n, seed=seed, **params, **self.sampler_inputs(name, params))
@@ -116,7 +119,7 @@ class RunSampler:
 
         return ThreadPoolExecutor(1, thread_name_prefix="decode")
 
-    def batch(self, name: str, n: int = 21, *, seed: int = 0, **params) -> Batch:
+    def batch(self, name: str, n: int = 21, *, seed: int = 0, **params: Any) -> Batch:
         z_new = self.vectors(name, n, seed=seed, **params)
         # Decoding (torch) and the neighbour search behind the diagnostics (FAISS, numpy)
         # both release the GIL: on two cores they overlap, and a slider move costs the

@@ -51,41 +51,41 @@ def _umask() -> int:
     return _UMASK
 
 
-def write_bytes(path, data: bytes) -> None:
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text(path, text: str) -> None:
+def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path, obj: Any) -> None:
+def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default))
 
 
-def read_json(path) -> Any:
+def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def save_npy(path, arr: np.ndarray) -> None:
+def save_npy(path: str | os.PathLike, arr: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, arr, allow_pickle=False)
 
 
-def load_npy(path, mmap: bool = False) -> np.ndarray:
+def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     """Load without ever unpickling; ``mmap`` maps the file read-only."""
     return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
 
 
-def save_npz(path, **arrays: np.ndarray) -> None:
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
 
-def load_npz(path) -> dict[str, np.ndarray]:
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as f:
         return {k: f[k] for k in f.files}
 

@@ -3,6 +3,7 @@ folder's job files and the background-job logs. Everything else asks a ``RunPath
 
     <cache>/runs/<run_id>/     config.json, status.json, history.json, checkpoint.pt,
                                weights.safetensors, z.npy, index.parquet, .lock, derived/
+    <cache>/data/<key>/        images.npy, index.parquet, manifest.json, .lock (DataPaths)
     <cache>/logs/              <run_id>.train.log, .train.json (launch record), .config.json
                                (the configuration handed to a launched training)
 
@@ -174,3 +175,28 @@ class RunPaths:
     def exists(self) -> bool:
         """A folder that is (or is becoming) a run: it has a config, a status or a lock."""
         return self.folder.is_dir() and any(p.exists() for p in (self.config, self.status, self.lock))
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """Every file of one preprocessed-images cache ``<cache>/data/<key>/`` (core.data.prepare)."""
+
+    folder: Path
+
+    @property
+    def images(self) -> Path:
+        """uint8 [N, S, S, 3], memory-mappable."""
+        return self.folder / "images.npy"
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.parquet"
+
+    @property
+    def manifest(self) -> Path:
+        """Written last: its presence marks the cache complete."""
+        return self.folder / "manifest.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.folder / ".lock"

@@ -30,7 +30,7 @@ from core.errors import AtlasError, BrokenArtifactError, NotReadyError, UnknownR
 from core.store import atomic, integrity
 from core.store.locks import is_locked
 from core.store.run_id import check_run_id, is_valid_run_id
-from core.store.paths import REPO_ROOT, RunPaths, cache_root, logs_dir, runs_dir  # noqa: F401  (re-exported)
+from core.store.paths import REPO_ROOT, DataPaths, RunPaths, cache_root, logs_dir, runs_dir  # noqa: F401  (re-exported)
 
 DONE = "done"
 ACTIVE = ("preparing", "training", "encoding")   # states only a live (lock-holding) process writes
@@ -156,7 +156,7 @@ class Run:
         n_index = integrity.parquet_rows(ip, self.rebuild)
         if n_index != n:
             raise BrokenArtifactError(zp, f"has {n:,} z-points but index.parquet has {n_index:,} rows", self.rebuild)
-        img = Path(self.meta.get("data_path", "")) / "images.npy"
+        img = DataPaths(Path(self.meta.get("data_path", ""))).images
         if self.meta.get("data_path") and img.exists():
             n_img = integrity.npy_header(img, self.rebuild)[0][0]
             if n_img != n:
@@ -193,6 +193,8 @@ class Run:
         and out). Code that should not care which uses ``codec()``."""
         if self.external:
             return self.codec(device)
+        from safetensors import SafetensorError
+
         from core.model.autoencoder import load_model  # torch is heavy: import only when a model is needed
 
         p = self._need(self.paths.weights)
@@ -206,10 +208,10 @@ class Run:
             raise BrokenArtifactError(e.path, e.why, self.rebuild) from None
         except AtlasError:
             raise
-        except (OSError, ValueError, RuntimeError, KeyError) as e:
+        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as e:
             raise BrokenArtifactError(p, f"unreadable weights ({type(e).__name__}: {e})", self.rebuild) from None
 
-    def codec(self, device="cpu", threads: int | None = None):
+    def codec(self, device: str = "cpu", threads: int | None = None) -> Any:
         """The run's autoencoder as a ``core.model.codec.Codec``: encode(images uint8) -> z,
         decode(z) -> images uint8, whether we trained it or it was imported."""
         if self.external:
@@ -223,7 +225,7 @@ class Run:
     def images(self) -> integrity.NpyRows:
         """The preprocessed uint8 images [N, S, S, 3] the z-points were encoded from, read by
         row on demand (never mapped: the data cache is shared with other processes)."""
-        p = Path(self.meta.get("data_path", "")) / "images.npy"
+        p = DataPaths(Path(self.meta.get("data_path", ""))).images
         repair = "re-run `python -m core train` with the same options to rebuild them"
         if not p.exists():
             raise BrokenArtifactError(p, f"the preprocessed images of run {self.run_id} are gone", repair)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_stats as charts, normality_panel, widgets
+from dashboard import charts_stats as charts
+from dashboard import normality_panel, widgets
 
 
 def _table(s) -> int | None:
@@ -34,6 +35,7 @@ def _table(s) -> int | None:
     return int(df.iloc[rows[0]]["component"]) if rows else None
 
 
+@widgets.guarded
 def render() -> None:
     opened = widgets.stats_page("Components")
     if opened is None:

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts_stats as charts, planes, state, widgets
+from dashboard import batch, planes, widgets
+from dashboard import charts_stats as charts
 
 
 def _pairs_table(s) -> tuple[int, int] | None:
@@ -22,6 +23,7 @@ def _pairs_table(s) -> tuple[int, int] | None:
     return (int(df.iloc[rows[0]]["i"]), int(df.iloc[rows[0]]["j"])) if rows else None
 
 
+@widgets.guarded
 def render() -> None:
     opened = widgets.stats_page("Correlations", min_d=2)
     if opened is None:
@@ -54,7 +56,7 @@ def render() -> None:
     st.plotly_chart(fig, width="stretch")
     st.caption(f"z-points projected onto the plane (z{i}, z{j}), {shown:,} of {total:,} drawn; lines are "
                f"density contours and the 1-, 2-, 3-σ ellipses of the fitted 2-D Gaussian (tilted as "
-               f"r = {r:.3f} says); orange diamonds are the current sample batch ({state.batch_label()}).")
+               f"r = {r:.3f} says); orange diamonds are the current sample batch ({batch.label()}).")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ METHODS = {"mean_diff": "difference of class means", "logistic": "logistic-regre
 
 
 @st.fragment
+@widgets.guarded
 def axis_sliders(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
     """Only this fragment reruns on a slider move: one vector, one decode, one small JPEG."""
     n = min(N_SLIDERS, s.pca_rank)
@@ -93,6 +94,7 @@ def attributes(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
                f"{m.maha[-1]:.1f} Mahalanobis radius.")
 
 
+@widgets.guarded
 def render() -> None:
     opened = widgets.stats_page("Directions", min_d=2, decodes=True)
     if opened is None:

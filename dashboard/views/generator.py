@@ -16,13 +16,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.errors import AtlasError
 from core.jobs import launch
 from core.model.grid import to_png
 from core.quality.live import off_data
+from core.sampling.registry import data_inputs
 from core.store.paths import RunPaths
-from dashboard import cached, state, widgets
+from dashboard import batch, cached, state, widgets
 from dashboard.charts_maps import thumbnail_jpeg
-from dashboard.sampler_ui import sampler_controls
+from dashboard.sampler_ui import batch_controls
 
 
 def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None) -> pd.DataFrame:
@@ -72,8 +74,7 @@ def _diagnostics(b, rid: str, root: str) -> None:
     d = b.diagnostics
     if not widgets.need(bool(d), "No diagnostics for this batch."):
         return
-    spec = state.batch_spec()
-    live = cached.live_check(rid, root, spec["sampler"], cached.params_key(spec["params"]), spec["seed"], spec["n"])
+    live = cached.live_check(rid, root, batch.spec())
     q = _quality_row(rid, root, b)
     table = _diagnostics_table(d, live, q)
     st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,   # no scrolling
@@ -126,27 +127,23 @@ def _downloads(b, rid: str) -> None:
 
 
 @st.fragment
+@widgets.guarded
 def _workbench(rid: str, root: str, run_path, d: int) -> None:
     t0 = time.perf_counter()
-    c = st.columns([1.2, 2, 1.4, 0.8, 0.8])
-    name, params = sampler_controls(d, c[:3])
-    seed = c[3].number_input("seed", 0, 1_000_000, key=state.seeded("gen_seed", state.batch_spec()["seed"]))
-    n = c[4].number_input("faces", 1, 98, step=7, key=state.seeded("gen_n", state.batch_spec()["n"]))
-    state.remember("gen_seed")
-    state.remember("gen_n")
-    state.set_batch_spec(name, params, int(seed), int(n))
+    spec = batch_controls(d, st.columns([1.2, 2, 1.4, 0.8, 0.8]))
+    batch.set_spec(spec)
+    slow = "gmm" in data_inputs(spec.sampler, spec.kwargs).values()   # a mixture fit, once per run
     try:
-        with st.spinner("fitting what this sampler needs (once per run)") if name in ("gmm", "nudge") \
-                else nullcontext():
-            b = state.current_batch(rid)
-    except (ValueError, RuntimeError) as e:
-        st.error(f"sampler {name!r} failed: {e}")
+        with st.spinner("fitting what this sampler needs (once per run)") if slow else nullcontext():
+            b = batch.current(rid)
+    except AtlasError as e:
+        st.error(f"sampler {spec.sampler!r} failed: {widgets.describe(e)}")
         return
     if b.images is None:
         st.info(f"No faces: {cached.generator(rid, root).model.why_no_decoder}. The vectors, their "
                 "diagnostics and their place on the map are below.")
     else:
-        widgets.show_faces(b.images, caption=f"decoded faces: {state.batch_label()}", cols=7)
+        widgets.show_faces(b.images, caption=f"decoded faces: {spec.label()}", cols=7)
     _downloads(b, rid)
     left, right = st.columns([2, 3])      # the table needs the room: its "real" column was cut off
     with left:
@@ -154,7 +151,7 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
         bg, extent = cached.density_rgb(rid, root, ready)
         what = "UMAP" if ready else "PCA plane (first two main axes; UMAP still being fitted)"
         off = off_data(b.diagnostics)
-        st.image(thumbnail_jpeg(bg, extent, state.current_placement(rid), off=off), width=bg.shape[1],
+        st.image(thumbnail_jpeg(bg, extent, batch.placement(rid), off=off), width=bg.shape[1],
                  output_format="JPEG",
                  caption=f"{what} of all z-points as a density image (darker = more points); orange "
                  "diamonds: this batch, placed by its nearest real z-points; hollow diamonds "
@@ -167,6 +164,7 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
                "(sample, decode, diagnostics, face rate and diversity, placement on the map, images)")
 
 
+@widgets.guarded
 def render() -> None:
     opened = widgets.stats_page("Generator")
     if opened is None:

@@ -130,6 +130,7 @@ def show_nudge(rid: str, root: str, s, label: str, nd) -> None:
                f"distance; the nearest-real distance falls from {m.nn_dist[0]:.2f} to {m.nn_dist[-1]:.2f}.")
 
 
+@widgets.guarded
 def render() -> None:
     opened = widgets.stats_page("Navigate", min_d=2, decodes=True)
     if opened is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cached, charts_stats as charts, state, widgets
+from core.errors import AtlasError
+from dashboard import cached, state, widgets
+from dashboard import charts_stats as charts
 
 
 def _summary(run) -> None:
@@ -77,8 +79,8 @@ def _recon(run, rid: str, root: str) -> None:
         return
     try:
         orig, rec = cached.reconstructions(rid, root, rows)
-    except FileNotFoundError as e:
-        st.info(f"The preprocessed images of this run are not available: {e}")
+    except AtlasError as e:
+        st.info(f"No reconstructions to show: {widgets.describe(e)}")
         return
     mse = idx["recon_mse"].to_numpy()[list(rows)]
     c2.caption("Top row: original images (held-out split); bottom row: the autoencoder's "
@@ -88,6 +90,7 @@ def _recon(run, rid: str, root: str) -> None:
                        f"(bottom), z-point rows {', '.join(map(str, rows))}", cols=len(rows))
 
 
+@widgets.guarded
 def render() -> None:
     run = widgets.open_page("Overview")
     if run is None:

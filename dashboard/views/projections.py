@@ -5,26 +5,26 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import cached, charts_stats as charts, normality_panel, planes, state, widgets
+from core.errors import AtlasError
+from dashboard import batch, cached, normality_panel, planes, state, widgets
+from dashboard import charts_stats as charts
 
 PLANES = {"coord": "coordinate plane (z_i, z_j)", "pca": "PCA main axes (a, b)"}
 
 
 def _radii(rid: str, root: str, s) -> None:
-    spec = state.batch_spec()
-    pk = cached.params_key(spec["params"])
+    spec = batch.spec()
     try:
-        sampled = np.linalg.norm(cached.cloud(rid, root, spec["sampler"], pk, spec["seed"]), axis=1)
-    except Exception as e:  # a sampler that cannot draw many vectors (e.g. needs a fit): skip it
-        st.caption(f"(no {spec['sampler']} cloud: {e})")
+        sampled = np.linalg.norm(cached.cloud(rid, root, spec.sampler, spec.params, spec.seed), axis=1)
+    except AtlasError as e:  # a sampler that cannot draw this many vectors: say so
+        st.caption(f"(no {spec.sampler} cloud: {widgets.describe(e)})")
         sampled = None
     from core.sampling.functions import naive_cube_b
 
     b = naive_cube_b(s)                     # the one naive interval, as the cube sampler's default
-    cube = np.linalg.norm(cached.cloud(rid, root, "cube", cached.params_key({}), 0), axis=1) \
-        if _cube_ok() else None
-    batch = np.linalg.norm(state.current_batch(rid).z, axis=1)
-    st.plotly_chart(charts.radius_hist(s.radius, sampled, cube, batch, spec["sampler"]), width="stretch")
+    cube = np.linalg.norm(cached.cloud(rid, root, "cube", (), 0), axis=1)
+    radii = np.linalg.norm(batch.current(rid).z, axis=1)
+    st.plotly_chart(charts.radius_hist(s.radius, sampled, cube, radii, spec.sampler), width="stretch")
     st.caption(f"Lengths |z| of the real z-points (blue), of {cached.N_CLOUD:,} vectors from the "
                f"current sampler (orange) and from the naive cube, uniform in one common interval "
                f"[-b, b] with b = {b:.2f} (purple), the smallest holding every component's fitted center "
@@ -32,14 +32,7 @@ def _radii(rid: str, root: str, s) -> None:
                "are the current batch. Cube vectors sit in a thin shell far from the real cloud.")
 
 
-def _cube_ok() -> bool:
-    try:
-        from core.sampling.registry import SAMPLERS
-    except ImportError:
-        return False
-    return "cube" in SAMPLERS
-
-
+@widgets.guarded
 def render() -> None:
     opened = widgets.stats_page("Projections", min_d=2)
     if opened is None:
@@ -64,7 +57,7 @@ def render() -> None:
     st.caption(f"All {total:,} z-points projected onto {what} ({a}, {b}) ({shown:,} drawn as dots); "
                f"contour lines show the point density, the solid/dashed/dotted ellipses the 1-, 2-, "
                f"3-σ confidence ellipses of the fitted 2-D Gaussian (r = {r:.3f}). Orange diamonds: "
-               f"the current batch, {state.batch_label()}.")
+               f"the current batch, {batch.label()}.")
     normality_panel.show(s)
     st.subheader("Radii: real vs sampled vectors")
     _radii(rid, root, s)

@@ -35,6 +35,7 @@ def _job(rid: str, paths: RunPaths) -> None:
 
 
 @st.fragment(run_every=3)
+@widgets.guarded
 def _progress(paths: RunPaths) -> None:
     st_ = launch.quality_state(paths)
     s = st_.get("state", "missing")
@@ -86,6 +87,7 @@ def _grids(run, rows: list[dict]) -> None:
             widgets.show_faces(grid, caption=f"{r['label']}: face rate {r['face_rate']:.2f}", cols=7, face_px=64)
 
 
+@widgets.guarded
 def render() -> None:
     run = widgets.open_page("Quality")
     if run is None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core.errors import AtlasError
 from core.jobs import launch
 from core.quality.live import off_data
 from core.store.paths import RunPaths
-from dashboard import cached, state, widgets
+from dashboard import batch, cached, state, widgets
 from dashboard.charts_maps import color_marker, umap_figure
 
 FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
@@ -23,6 +24,7 @@ K_NEIGHBOURS = 7
 
 
 @st.fragment(run_every=5.0)
+@widgets.guarded
 def _wait_for_umap(run_path) -> None:
     """Swap the PCA preview for the UMAP as soon as the background job has written it."""
     paths = RunPaths(run_path)
@@ -43,8 +45,8 @@ def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None)
     gen = cached.generator(rid, root)
     try:
         cached.images(rid, root)
-    except FileNotFoundError as e:
-        st.info(f"No images to show the nearest real z-points: {e}")
+    except AtlasError as e:
+        st.info(f"No images to show the nearest real z-points: {widgets.describe(e)}")
         return
     dist, idx = gen.neighbors(q[None], K_NEIGHBOURS + (skip_row is not None))
     keep = (idx[0] != skip_row) & (idx[0] < len(cached.images(rid, root)))
@@ -64,8 +66,8 @@ def _show_point(rid: str, root: str, curve: int, i: int) -> None:
                        if "partition" in idx else f"image id {idx['image_id'].iloc[i]}{where}")
         try:
             n_img = len(cached.images(rid, root))
-        except FileNotFoundError as e:
-            st.info(f"The images of this run are not available: {e}")
+        except AtlasError as e:
+            st.info(f"The images of this run are not available: {widgets.describe(e)}")
             return
         if i >= n_img:
             st.info(f"No preprocessed image for z-point #{i}: the run's image cache holds {n_img:,}.")
@@ -81,10 +83,10 @@ def _show_point(rid: str, root: str, curve: int, i: int) -> None:
                 st.caption("no reconstruction: this run has no decoder")
         _neighbours(rid, root, np.asarray(cached.generator(rid, root).z[i], np.float32), skip_row=i)
     else:
-        b = state.current_batch(rid)
+        b = batch.current(rid)
         if i >= len(b.z):
             return
-        st.markdown(f"**sampled vector #{i}** of the current batch ({state.batch_label()})")
+        st.markdown(f"**sampled vector #{i}** of the current batch ({batch.label()})")
         c1, _ = st.columns([1, 5])
         with c1:
             if b.images is not None:
@@ -102,8 +104,8 @@ def _show_selection(rid: str, root: str, rows: list[int], n_samples: int) -> Non
         shown = [r for r in shown if r < len(cached.images(rid, root))]
         widgets.show_faces(np.asarray(cached.images(rid, root)[shown]), face_px=96,
                            caption=f"selected faces ({len(shown)} of {len(rows):,} shown, by row)")
-    except FileNotFoundError as e:
-        st.info(f"The images of this run are not available: {e}")
+    except AtlasError as e:
+        st.info(f"The images of this run are not available: {widgets.describe(e)}")
     idx = cached.index(rid, root)
     csv = idx.iloc[rows][["row", "image_id", "partition"]].to_csv(index=False).encode()
     st.download_button("Download the selected ids (CSV)", csv, file_name=f"{rid}-selection.csv",
@@ -111,14 +113,15 @@ def _show_selection(rid: str, root: str, rows: list[int], n_samples: int) -> Non
 
 
 @st.fragment
+@widgets.guarded
 def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> None:
     kind, coords = cached.map_coords(rid, root, ready)
     values, cats = cached.color_values(rid, root, color) if color != "none" else (None, None)
     # The first paint needs only the 2-D coordinates: on a cold server the batch overlay
     # (model, neighbour index, statistics) is loaded after the map is on screen.
     later = overlay and not cached.is_loaded(rid, root)
-    bxy = state.current_placement(rid) if overlay and not later else None
-    off = off_data(state.current_batch(rid).diagnostics) if bxy is not None else None
+    bxy = batch.placement(rid) if overlay and not later else None
+    off = off_data(batch.current(rid).diagnostics) if bxy is not None else None
     fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy, off=off)
     ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun",
                          selection_mode=("points", "box", "lasso"))
@@ -129,7 +132,7 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     what = "UMAP" if kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
     coloured = "" if color == "none" else f", coloured by {color}"
     st.caption(f"All {len(coords):,} z-points on the {what}{coloured}; orange "
-               f"diamonds: the current batch ({state.batch_label()}), placed by its nearest z-points "
+               f"diamonds: the current batch ({batch.label()}), placed by its nearest z-points "
                "(hollow: off the data, so the place is only its neighbours'). "
                "Click a point to decode it; use box or lasso select (toolbar) for a face grid.")
     sel = ev.selection if ev is not None else None
@@ -145,6 +148,7 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
         _show_point(rid, root, int(p.get("curve_number", 0)), int(p.get("point_index", p.get("point_number", 0))))
 
 
+@widgets.guarded
 def render() -> None:
     run = widgets.open_page("UMAP")
     if run is None:
