@@ -26,10 +26,7 @@ def _public_defs(tree: ast.Module):
 
 
 # Landed while the hints went in; their owner adds them (then drop them from this list).
-NOT_YET_HINTED = {"core/navigation/attributes.py", "core/navigation/paths.py", "core/navigation/traverse.py",
-                  # external models and quality metrics (landed on main alongside the hints)
-                  "core/jobs/import_run.py", "core/jobs/quality.py", "core/model/external.py",
-                  "core/model/torch_part.py", "core/quality/metrics.py", "core/quality/table.py"}
+NOT_YET_HINTED: set[str] = set()
 
 
 def test_public_functions_of_core_have_type_hints():

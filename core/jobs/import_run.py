@@ -31,7 +31,7 @@ from core.store.paths import RunPaths
 from core.store.run_id import check_run_id
 from core.store.runs import DONE, Run
 
-def import_status(run_id: str, cache_dir=None) -> dict:
+def import_status(run_id: str, cache_dir: str | os.PathLike | None = None) -> dict:
     """What an import of ``run_id`` is doing or how it ended (``missing`` if never started)."""
     try:
         st = atomic.read_json(RunPaths.of(run_id, cache_dir).import_status)
@@ -138,7 +138,7 @@ def _model_config(spec, z_dim: int) -> ModelConfig:
     return ModelConfig(image_size=spec.image_size, channels=spec.channels, z_dim=z_dim, widths=(), batch_norm=False)
 
 
-def import_run(ext: ExternalConfig, data: DataConfig, cache_dir=None, run_id: str | None = None, *,
+def import_run(ext: ExternalConfig, data: DataConfig, cache_dir: str | os.PathLike | None = None, run_id: str | None = None, *,
                progress: bool = True) -> Run:
     """Import ``ext`` on ``data`` as run ``run_id``; returns the complete run. See module doc."""
     run_id = check_run_id(run_id or default_import_id(ext, data))
@@ -233,12 +233,12 @@ class _Status:
     def __init__(self, path: Path, run_id: str):
         self.path, self.state, self.last = path, {"run_id": run_id}, 0.0
 
-    def set(self, **kw) -> None:
+    def set(self, **kw: object) -> None:
         self.state.update(kw, updated=time.time(), pid=os.getpid())
         atomic.write_json(self.path, self.state)
         self.last = time.monotonic()
 
-    def tick(self, **kw) -> None:
+    def tick(self, **kw: object) -> None:
         if time.monotonic() - self.last >= 1.0 or kw.get("encoded") == kw.get("total"):
             self.set(**kw)
 

@@ -23,6 +23,11 @@ from core.store import atomic
 from core.store.locks import exclusive
 from core.store.runs import open_run
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
 
 def _split(sess, n: int, n_ref: int | None, seed: int, ref_cap: int) -> tuple[np.ndarray, np.ndarray]:
     """(reference rows, REAL/REC rows) of z.npy: disjoint, held-out first."""
@@ -62,7 +67,7 @@ class _Progress:
         self.run, self.total, self.done, self.last, self.message = run, total, 0, 0.0, ""
         self.bar = tqdm(total=total, unit="img", desc="Inception features", disable=not bar)
 
-    def report(self, state: str, message: str | None = None, **kw) -> None:
+    def report(self, state: str, message: str | None = None, **kw: object) -> None:
         self.message = message or self.message
         atomic.write_json(table.status_path(self.run), {
             "state": state, "message": self.message, "fraction": self.done / max(self.total, 1),
@@ -77,7 +82,7 @@ class _Progress:
             self.report("running")
 
 
-def quality_report(run_id: str, cache_dir=None, *, n: int | None = None, n_ref: int | None = None,
+def quality_report(run_id: str, cache_dir: str | os.PathLike | None = None, *, n: int | None = None, n_ref: int | None = None,
                    seed: int = 0, device: str = "auto", rows: list[RowSpec] | None = None,
                    progress: bool = True) -> list[dict]:
     """Compute (or load) every row; returns the rows' records in order."""
@@ -165,7 +170,7 @@ def format_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """``python -m core quality`` (core/cli.py registers it here)."""
     q = sub.add_parser("quality", help="FID, KID, precision/recall and face rate per sampler (cached, resumable)")
     q.add_argument("run_id")
@@ -178,7 +183,7 @@ def add_parser(sub) -> None:
     q.add_argument("--cache-dir")
 
 
-def cmd(a) -> int:
+def cmd(a: argparse.Namespace) -> int:
     rows = table.default_rows()
     if a.rows:
         want = set(a.rows.split(","))

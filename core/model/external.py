@@ -17,6 +17,8 @@ from core.errors import BadInputError
 from core.model.codec import Codec
 from core.model.conventions import ImageSpec, parse_range
 
+from typing import Any
+
 MEAN_NAMES = ("mean", "mu", "z_mean", "mean_z", "z_mu", "loc", "latent_mean")
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".torchscript", ".zip")
 
@@ -98,7 +100,7 @@ def part_kind(path: str | None) -> str:
     raise BadInputError(f"{path}: not an .onnx or TorchScript (.pt, .pth, .ts) file name")
 
 
-def select_output(out, choice: str | None, what: str = "the encoder") -> tuple[np.ndarray, str]:
+def select_output(out: Any, choice: str | None, what: str = "the encoder") -> tuple[np.ndarray, str]:
     """The latent among an encoder's outputs: a tensor as is; a tuple's element ``choice`` (0);
     a dict's key ``choice``, else its mean-like key (VAE: mean, never a random draw), else the first."""
     if isinstance(out, np.ndarray):
@@ -131,7 +133,7 @@ class ExternalCodec(Codec):
         self.why_no_decoder = ("this run was imported without a decoder: pages and commands that decode "
                                "latent vectors need one (import again with --decoder)")
 
-    def encode_raw(self, images_u8: np.ndarray):
+    def encode_raw(self, images_u8: np.ndarray) -> Any:
         """What the encoder returns for a batch, before picking the latent."""
         return self.encoder.run(self.spec.to_model(images_u8))
 
@@ -175,7 +177,7 @@ def open_parts(cfg: ExternalConfig, threads: int | None = None) -> tuple[object 
     return enc, dec
 
 
-def resolve_spec(cfg: ExternalConfig, encoder, decoder=None, z_dim: int | None = None) -> ImageSpec:
+def resolve_spec(cfg: ExternalConfig, encoder: Any, decoder: Any = None, z_dim: int | None = None) -> ImageSpec:
     """The declared conventions, completed and checked by what the model says about its images:
     an ONNX encoder's input shape, else an ONNX decoder's output shape, else (z-points) the shape
     a decoder returns for one latent vector."""

@@ -15,6 +15,11 @@ import numpy as np
 
 from core.errors import BadInputError
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
 STATE_KEYS = ("state_dict", "model_state_dict", "model", "module")   # common checkpoint wrappers
 
 
@@ -31,7 +36,7 @@ def _check_torchscript(path: Path) -> None:
                             "class with --model package.module:Class and its state_dict with --weights")
 
 
-def load_torchscript(path: str | Path, device: str = "cpu"):
+def load_torchscript(path: str | Path, device: str = "cpu") -> torch.jit.ScriptModule:
     import torch
 
     path = Path(path)
@@ -43,7 +48,7 @@ def load_torchscript(path: str | Path, device: str = "cpu"):
     return module.eval()
 
 
-def import_class(spec: str, code_dir: str | Path | None = None):
+def import_class(spec: str, code_dir: str | Path | None = None) -> type:
     """'package.module:ClassName' -> the class, importing from ``code_dir`` first."""
     if ":" not in spec:
         raise BadInputError(f"--model {spec!r} must read package.module:ClassName")
@@ -93,7 +98,8 @@ def read_state_dict(path: str | Path) -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}   # DistributedDataParallel prefix
 
 
-def build_class(spec: str, weights: str | Path, args: dict, code_dir=None, device: str = "cpu"):
+def build_class(spec: str, weights: str | Path, args: dict, code_dir: str | Path | None = None,
+                device: str = "cpu") -> torch.nn.Module:
     cls = import_class(spec, code_dir)
     try:
         model = cls(**args)
@@ -115,7 +121,7 @@ def _diff_keys(own: dict, given: dict) -> tuple[list[str], list[str]]:
     return sorted(set(own) - set(given)), sorted(set(given) - set(own))
 
 
-def method_of(module, name: str, what: str):
+def method_of(module: Any, name: str, what: str) -> Any:
     """A method (``encode``) or a sub-module (``encoder``, ``net.dec``) of ``module``, as a callable."""
     obj = module
     for part in name.split("."):
@@ -135,7 +141,7 @@ class TorchPart:
     def __init__(self, fn, device: str = "cpu"):
         self.fn, self.device = fn, device
 
-    def run(self, x: np.ndarray):
+    def run(self, x: np.ndarray) -> Any:
         import torch
 
         with torch.no_grad():

@@ -19,6 +19,11 @@ from scipy.stats import rankdata
 
 from core.errors import BadInputError
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
+
 NOT_ATTRIBUTES = {"row", "image_id", "path", "partition", "recon_mse", "identity"}
 MAX_LEVELS = 12          # a column with more distinct values than this is treated as numeric
 MIN_GROUP = 5            # fewer members than this in either group: no direction
@@ -70,7 +75,7 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((r[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def mean_diff_directions(z, groups: np.ndarray, chunk: int = 32768) -> np.ndarray:
+def mean_diff_directions(z: np.ndarray, groups: np.ndarray, chunk: int = 32768) -> np.ndarray:
     """Difference of class means (positive minus negative) for each column of groups
     [N, m] bool, in one chunked pass over z [N, d]: -> [m, d] (not normalised)."""
     g = np.asarray(groups, np.float64)
@@ -119,7 +124,7 @@ class AttributeDirections:
         return self.directions[i], float(self.sigma[i])
 
 
-def attribute_directions(z, index: pd.DataFrame, stats, *, method: str = "mean_diff",
+def attribute_directions(z: np.ndarray, index: pd.DataFrame, stats: LatentStats, *, method: str = "mean_diff",
                          seed: int = 0) -> AttributeDirections:
     """Directions, held-out AUC and separation for every attribute of the run."""
     if method not in METHODS:
@@ -153,7 +158,7 @@ def attribute_directions(z, index: pd.DataFrame, stats, *, method: str = "mean_d
     return AttributeDirections(names, unit, sigma, table)
 
 
-def attribute_plane(z, direction: np.ndarray, stats, chunk: int = 32768) -> np.ndarray:
+def attribute_plane(z: np.ndarray, direction: np.ndarray, stats: LatentStats, chunk: int = 32768) -> np.ndarray:
     """Map coordinates [N, 2]: x = position along the attribute direction, y = along the
     first main axis made orthogonal to it (the largest remaining spread), both in sigma
     units about the mean."""

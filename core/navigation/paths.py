@@ -16,14 +16,21 @@ import numpy as np
 
 from core.errors import BadInputError
 
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from core.analysis.latent_stats import LatentStats
+    import pandas as pd
+
 PATH_KINDS = ("straight", "center", "shell")
 PATH_LABELS = {"straight": "straight line", "center": "through the center",
                "shell": "on the data's Mahalanobis shell"}
 
 
-def endpoint(kind: str, stats, *, z=None, index=None, row: int | None = None,
+def endpoint(kind: str, stats: LatentStats, *, z: np.ndarray | None = None,
+             index: pd.DataFrame | None = None, row: int | None = None,
              image_id: str | None = None, axis: int = 0, k_sigma: float = 0.0,
-             vector=None) -> np.ndarray:
+             vector: np.ndarray | None = None) -> np.ndarray:
     """One path endpoint as a float64 vector [d].
 
     kind 'row': z-point ``row`` (or the row whose ``image_id`` matches, via the index table);
@@ -63,7 +70,7 @@ def straight(a: np.ndarray, b: np.ndarray, steps: int) -> np.ndarray:
     return (1 - t) * np.asarray(a, np.float64) + t * np.asarray(b, np.float64)
 
 
-def through_center(a, b, center, steps: int) -> np.ndarray:
+def through_center(a: np.ndarray, b: np.ndarray, center: np.ndarray, steps: int) -> np.ndarray:
     """a -> center -> b, steps spread by length so the spacing is even: [steps, d]."""
     a, b, c = (np.asarray(v, np.float64) for v in (a, b, center))
     la, lb = np.linalg.norm(c - a), np.linalg.norm(b - c)
@@ -76,7 +83,7 @@ def through_center(a, b, center, steps: int) -> np.ndarray:
     return np.where(s <= la, first, second)
 
 
-def on_shell(a, b, stats, steps: int) -> np.ndarray:
+def on_shell(a: np.ndarray, b: np.ndarray, stats: LatentStats, steps: int) -> np.ndarray:
     """The straight line with each step scaled about the cloud's mean (in the whitened frame,
     i.e. along the ray from the mean) to the Mahalanobis radius interpolated between the
     endpoints' radii: a great-circle-like arc that keeps the real points' radius. Steps that
@@ -91,7 +98,7 @@ def on_shell(a, b, stats, steps: int) -> np.ndarray:
     return out
 
 
-def make_path(kind: str, a, b, stats, steps: int) -> np.ndarray:
+def make_path(kind: str, a: np.ndarray, b: np.ndarray, stats: LatentStats, steps: int) -> np.ndarray:
     """One of PATH_KINDS between a and b: [steps, d] float64."""
     if kind == "straight":
         return straight(a, b, steps)
@@ -118,8 +125,8 @@ class StepMeasures:
         return out
 
 
-def step_measures(points: np.ndarray, stats, knn, images: np.ndarray | None = None,
-                  face_detector=None) -> StepMeasures:
+def step_measures(points: np.ndarray, stats: LatentStats, knn: Any, images: np.ndarray | None = None,
+                  face_detector: Callable[[np.ndarray], np.ndarray] | None = None) -> StepMeasures:
     """Mahalanobis radius, nearest-real distance (exact, via the run's KNNIndex) and, when a
     face detector (images [n, S, S, 3] uint8 -> bool [n]) and the decoded images are given,
     whether a face is found in each step's image."""

@@ -18,6 +18,11 @@ from pathlib import Path
 
 from core.store import atomic
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store.runs import Run
+
 FACTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)     # the fact sweep of box and pca_box
 SWEPT = ("box", "pca_box")
 REFERENCES = ("real", "rec")                  # held-out real images, their reconstructions
@@ -49,17 +54,17 @@ def default_rows() -> list[RowSpec]:
     return rows
 
 
-def folder(run, extractor: str) -> Path:
+def folder(run: Run, extractor: str) -> Path:
     d = run.paths.quality / extractor
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-def status_path(run) -> Path:
+def status_path(run: Run) -> Path:
     return run.paths.quality_status
 
 
-def read_rows(run, extractor: str | None = None) -> list[dict]:
+def read_rows(run: Run, extractor: str | None = None) -> list[dict]:
     """Every finished row cached for this run (any seed and N), in file order; unreadable
     files are skipped (a half-written row has no json yet)."""
     from core.quality.inception import EXTRACTOR_ID
@@ -74,7 +79,7 @@ def read_rows(run, extractor: str | None = None) -> list[dict]:
     return out
 
 
-def row_arrays(run, key: str, extractor: str | None = None) -> dict:
+def row_arrays(run: Run, key: str, extractor: str | None = None) -> dict:
     from core.quality.inception import EXTRACTOR_ID
 
     return atomic.load_npz(run.paths.quality / (extractor or EXTRACTOR_ID) / f"row-{key}.npz")
