@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from core.analysis.neighbors import KNNIndex, drop_self, exact_rerank
+from core.analysis.neighbors import KNNIndex, checked_query, drop_self, exact_rerank
 from core.store.atomic import read_json, write_bytes, write_json
 
 CANDIDATES_PER_K = 32      # re-ranked candidates per neighbour asked for (recall >= 0.99)
@@ -81,12 +81,7 @@ class FastKNNIndex:
     def query(self, q: np.ndarray, k: int, exclude_self: bool = False
               ) -> tuple[np.ndarray, np.ndarray]:
         """(dist [n, k] float32 ascending, idx [n, k] int64), as KNNIndex.query."""
-        q = np.atleast_2d(np.asarray(q, dtype=np.float32))
-        if q.shape[1] != self.d:
-            raise ValueError(f"query has d={q.shape[1]}, index has d={self.d}")
-        kk = k + 1 if exclude_self else k
-        if not 1 <= kk <= self.n:
-            raise ValueError(f"k={k} (exclude_self={exclude_self}) impossible with N={self.n}")
+        q, kk = checked_query(q, k, exclude_self, d=self.d, n=self.n)
         if len(q) > FEW_QUERIES:
             return self.exact.query(q, k, exclude_self=exclude_self)
         m = min(self.n, CANDIDATES_PER_K * kk)

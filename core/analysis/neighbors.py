@@ -40,6 +40,17 @@ def _blas_threads(nq: int):
         else contextlib.nullcontext()
 
 
+def checked_query(q: np.ndarray, k: int, exclude_self: bool, *, d: int, n: int) -> tuple[np.ndarray, int]:
+    """(queries as float32 [n_q, d], how many neighbours to fetch): one check for every index."""
+    q = np.atleast_2d(np.asarray(q, dtype=np.float32))
+    if q.shape[1] != d:
+        raise ValueError(f"query has d={q.shape[1]}, index has d={d}")
+    kk = k + 1 if exclude_self else k
+    if not 1 <= kk <= n:
+        raise ValueError(f"k={k} (exclude_self={exclude_self}) impossible with N={n}")
+    return q, kk
+
+
 class KNNIndex:
     """Exact k-nearest-neighbour search over the rows of ``z`` (Euclidean)."""
 
@@ -64,12 +75,7 @@ class KNNIndex:
         reference point at distance exactly 0 (the point itself) is dropped. A query with no
         exact match simply keeps its k nearest.
         """
-        q = np.atleast_2d(np.asarray(q, dtype=np.float32))
-        if q.shape[1] != self.d:
-            raise ValueError(f"query has d={q.shape[1]}, index has d={self.d}")
-        kk = k + 1 if exclude_self else k
-        if not 1 <= kk <= self.n:
-            raise ValueError(f"k={k} (exclude_self={exclude_self}) impossible with N={self.n}")
+        q, kk = checked_query(q, k, exclude_self, d=self.d, n=self.n)
         dist = np.empty((len(q), kk), dtype=np.float32)
         idx = np.empty((len(q), kk), dtype=np.int64)
         q_block = max(1, min(len(q), 2048))
