@@ -34,7 +34,7 @@ def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None
             ("nearest real z-point, median distance", "sample_nn_median", "real_nn_median")]
     out = [(label, d.get(a), d.get(b)) for label, a, b in rows if a in d]
     if "sample_nn_beyond_real_p95" in d:
-        out.append(("share farther from the data than 95% of real", d["sample_nn_beyond_real_p95"], 0.05))
+        out.append(("nearest-real distance alone beyond 95% of real", d["sample_nn_beyond_real_p95"], 0.05))
     if "sample_mahalanobis" in d:
         from core.quality.live import off_data
 
