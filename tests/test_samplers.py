@@ -196,3 +196,27 @@ def test_reference_with_rows_excludes_itself(cloud):
     assert np.all(loo["real_nn"] > 0)
     out = batch_diagnostics(z[:5], st, z_real=z, reference=ref)      # rows of z: nearest training row
     assert np.all(out["sample_nn_index"] % 2 == 0)
+
+
+@pytest.mark.parametrize("copies", [40, 300])
+def test_nearest_real_past_a_crowd_of_excluded_copies(cloud, copies, monkeypatch):
+    """A query whose nearest rows are all near-copies of a held-out point (not allowed):
+    the answer is the nearest *allowed* row, found by asking the index deeper (40 copies)
+    or, past ESCALATE_UP_TO, by brute force (300 copies, limit lowered to 64)."""
+    import core.analysis.diagnostics as diag
+    from core.analysis.neighbors import KNNIndex
+
+    monkeypatch.setattr(diag, "ESCALATE_UP_TO", 64)
+    z, _ = cloud
+    rng = np.random.default_rng(5)
+    crowd = (z[0] + rng.normal(0, 1e-3, (copies, D))).astype(np.float32)
+    zz = np.concatenate([z, crowd])
+    allowed = np.ones(len(zz), bool)
+    allowed[0] = False
+    allowed[len(z):] = False                         # the held-out image and its copies
+    q = np.stack([z[0] + 1e-4, z[1]]).astype(np.float32)
+    dist, idx = diag.nearest_real(q, zz, index=KNNIndex(zz), allowed=allowed)
+    brute = np.linalg.norm(q[:, None].astype(np.float64) - zz[None], axis=2)
+    brute[:, ~allowed] = np.inf
+    np.testing.assert_array_equal(idx, brute.argmin(1))
+    np.testing.assert_allclose(dist, brute.min(1), rtol=1e-5)

@@ -18,6 +18,8 @@ from core.analysis.neighbors import KNNIndex
 if TYPE_CHECKING:
     from core.analysis.latent_stats import LatentStats
 
+ESCALATE_UP_TO = 4096   # neighbours asked for before the brute-force fallback
+
 
 def nearest_real(q: np.ndarray, z: np.ndarray, *, index: KNNIndex | None = None, allowed: np.ndarray | None = None,
                  exclude: np.ndarray | None = None, k0: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +27,8 @@ def nearest_real(q: np.ndarray, z: np.ndarray, *, index: KNNIndex | None = None,
     and not equal to `exclude` (row per query, e.g. the query itself). -> (dist [m], idx [m]).
 
     Asks the index for k0 neighbours and keeps the first admissible one; the rare query
-    whose k0 neighbours are all excluded is answered by brute force over the allowed rows."""
+    whose k0 neighbours are all excluded (near-copies of a held-out image) asks again for 8x
+    as many, and only past 4,096 by brute force over the allowed rows (which copies them)."""
     q = np.atleast_2d(np.asarray(q, np.float32))
     if z is None:
         z = getattr(index, "z", None)                                  # KNNIndex keeps its rows
@@ -43,7 +46,20 @@ def nearest_real(q: np.ndarray, z: np.ndarray, *, index: KNNIndex | None = None,
     rows = np.arange(len(q))
     d_out, i_out = dist[rows, first].astype(np.float64), idx[rows, first].copy()
     bad = np.flatnonzero(~ok.any(axis=1))
-    if len(bad):  # rare (near-duplicates): one batched exact search over the admissible rows
+    while len(bad) and k < min(len(z), ESCALATE_UP_TO):   # same index, deeper: no copy of z
+        k = min(8 * k, len(z), ESCALATE_UP_TO)
+        dd, jj = index.query(q[bad], k)
+        okb = np.ones(jj.shape, bool)
+        if allowed is not None:
+            okb &= allowed[jj]
+        if exclude is not None:
+            okb &= jj != np.asarray(exclude)[bad][:, None]
+        found = okb.any(axis=1)
+        fb, first_b = bad[found], okb[found].argmax(axis=1)
+        d_out[fb] = dd[found, first_b]
+        i_out[fb] = jj[found, first_b]
+        bad = bad[~found]
+    if len(bad):  # very rare: one batched exact search over the admissible rows
         cand = np.flatnonzero(allowed) if allowed is not None else np.arange(len(z))
         dd, jj = KNNIndex(np.asarray(z[cand], np.float32)).query(q[bad], min(2, len(cand)))
         rows2 = cand[jj]                                               # [b, 2] rows of z

@@ -16,7 +16,8 @@ ranks far queries as well as near ones. Its top ``CANDIDATES_PER_K * k`` are re-
 exact float64 distances from the z-points themselves (``neighbors.exact_rerank``), so the
 distances returned are exact and only membership can be approximate (tests/test_fast_knn.py
 holds recall@16 >= 0.99). Many queries at once (diagnostics of 500 held-out points, placing
-150,000 points after a UMAP fit) go to the exact BLAS index, which is then faster per query.
+150,000 points after a UMAP fit) go to the exact index, whose FAISS brute force is then
+faster per query (neighbors.KNNIndex._query_many).
 
 The FAISS index is persisted in the run's ``derived/`` folder in FAISS's own serialisation
 (never pickled) with a JSON sidecar holding its SHA-256: a truncated, foreign or corrupt file

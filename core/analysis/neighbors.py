@@ -23,7 +23,21 @@ _REF_ROWS = 4096
 # little from a second thread, and on 2 shared cores OpenBLAS's thread hand-offs cost more
 # than they save (measured 60-95 ms on one thread vs 350-560 ms on two, under load).
 _FEW_QUERIES = 64
+# Reference rows per FAISS brute-force call for many queries (64 MiB of float32 at d=256).
+_MANY_REF_ROWS = 65_536
+# Queries re-ranked at once: 256 x 24 candidates x 256 dims of float64 stay in cache
+# (8,192 queries: 0.25 s in such pieces, 2.7 s in one).
+_RERANK_QUERIES = 256
 _controller = None
+
+
+def _faiss_knn():
+    """faiss.knn (brute force, no index to build) when faiss is installed, else None."""
+    try:
+        import faiss
+    except ImportError:
+        return None
+    return faiss.knn
 
 
 def _blas_threads(nq: int):
@@ -78,6 +92,9 @@ class KNNIndex:
         q, kk = checked_query(q, k, exclude_self, d=self.d, n=self.n)
         dist = np.empty((len(q), kk), dtype=np.float32)
         idx = np.empty((len(q), kk), dtype=np.int64)
+        if len(q) > _FEW_QUERIES and _faiss_knn() is not None:
+            dist, idx = self._query_many(q, kk)
+            return drop_self(dist, idx) if exclude_self else (dist, idx)
         q_block = max(1, min(len(q), 2048))
         with _blas_threads(len(q)):
             for s in range(0, len(q), q_block):
@@ -86,6 +103,25 @@ class KNNIndex:
         if exclude_self:
             dist, idx = drop_self(dist, idx)
         return dist, idx
+
+    def _query_many(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Many queries at once (placing 150,000 points after a UMAP fit, 500 held-out
+        references): FAISS's brute force nominates the candidates (its BLAS product and heap
+        selection on every core; 7x faster than the argpartition below at 8,192 x 50,000),
+        the same float64 re-rank decides. Reference rows go in blocks: memory stays flat."""
+        knn = _faiss_knn()
+        m = min(self.n, k + max(8, k))
+        cand_idx, cand_score = [], []
+        for s in range(0, self.n, _MANY_REF_ROWS):
+            zc = np.ascontiguousarray(self.z[s:s + _MANY_REF_ROWS], dtype=np.float32)
+            d2, ii = knn(np.ascontiguousarray(q), zc, min(m, len(zc)))
+            cand_idx.append(ii + s)
+            cand_score.append(d2)
+        ci = np.concatenate(cand_idx, axis=1)
+        if ci.shape[1] > m:
+            keep = np.argpartition(np.concatenate(cand_score, axis=1), m - 1, axis=1)[:, :m]
+            ci = np.take_along_axis(ci, keep, axis=1)
+        return exact_rerank(self.z, q, ci, k)
 
     def _query_block(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         nq = len(q)
@@ -121,6 +157,10 @@ def exact_rerank(z: np.ndarray, q: np.ndarray, cand: np.ndarray, k: int
     """The k nearest of each query's candidate rows of z [nq, m], by distances computed
     directly from differences in float64 (no cancellation); -> (dist [nq, k] float32
     ascending, idx [nq, k] int64). Shared by the exact index and the fast one."""
+    if len(cand) > _RERANK_QUERIES:   # [nq, m, d] float64 in pieces: 10x faster than at once
+        parts = [exact_rerank(z, q[s:s + _RERANK_QUERIES], cand[s:s + _RERANK_QUERIES], k)
+                 for s in range(0, len(cand), _RERANK_QUERIES)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     nq, d = cand.shape[0], z.shape[1]
     flat = cand.ravel()
     order = np.argsort(flat, kind="stable")          # sorted reads are kinder to a memmap
