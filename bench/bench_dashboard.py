@@ -226,22 +226,31 @@ def browser_tables(root: str, run_id: str, n: int, apps: dict, presses: int):
     """Tables 3 and 4 for each checkout of the app in ``apps`` (label -> repository root)."""
     from browser_timing import pct, slider_latency, umap_paint
 
+    from browser_timing import floor_paint
+
     out = {}
     for label, app_root in apps.items():
-        colds, warms = umap_paint(root, n, app_root)
+        colds, warms, switches = umap_paint(root, n, app_root)
         lat, server = slider_latency(root, app_root, presses=presses)
-        out[label] = (colds, warms, lat, server)
+        out[label] = (colds, warms, switches, lat, server)
+    run = open_run(run_id, root)
+    emb = sorted(run.paths.derived.glob(f"umap-{n}x*.npy"))
+    floors = floor_paint(str(emb[-1]), str(REPO_ROOT)) if emb else {}
     la = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\nTable 3. UMAP page with {n:,} points in headless Chromium, navigation -> chart drawn, s "
-          f"(cold: fresh server, median of 3; warm: reload, median of 5); load average {la}")
-    print("| app | cold | warm |\n|---|---|---|")
-    for label, (colds, warms, _, _) in out.items():
+    print(f"\nTable 3. UMAP page with {n:,} points in headless Chromium (software WebGL: no GPU here), "
+          f"navigation -> chart drawn, s (cold: fresh server and browser profile, median of 3; warm: "
+          f"reload, median of 5; switch: Overview -> UMAP in the sidebar, no reload); load average {la}")
+    print("| app | cold | warm reload | in-app switch |\n|---|---|---|---|")
+    for label, (colds, warms, switches, _, _) in out.items():
         print(f"| {label} | {np.median(colds):.2f} ({', '.join(f'{c:.1f}' for c in colds)}) | "
-              f"{np.median(warms):.2f} |")
+              f"{np.median(warms):.2f} | {np.median(switches):.2f} |")
+    for label, (colds, warms) in floors.items():   # the floor: the same figure with nothing else
+        print(f"| {label} | {np.median(colds):.2f} ({', '.join(f'{c:.1f}' for c in colds)}) | "
+              f"{np.median(warms):.2f} | |")
     print(f"\nTable 4. Slider -> new grid visible in headless Chromium at {n:,} z-points: one ArrowRight "
           f"press, 1 s apart, {presses} presses, ms")
     print("| app | p50 | p90 | max | server time the page reports, median |\n|---|---|---|---|---|")
-    for label, (_, _, lat, server) in out.items():
+    for label, (_, _, _, lat, server) in out.items():
         print(f"| {label} | {1000 * pct(lat, 50):.0f} | {1000 * pct(lat, 90):.0f} | {1000 * max(lat):.0f} | "
               f"{np.median(server) if server else float('nan'):.0f} |")
 

@@ -33,11 +33,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(cache_dir: str, app_root: str):
+def start_server(cache_dir: str, app_root: str, script: str = "dashboard/app.py", extra_env: dict | None = None):
     """``streamlit run dashboard/app.py`` of ``app_root`` on a free port: (proc, url, seconds up)."""
     port = free_port()
-    env = {**os.environ, "AE_CACHE_DIR": cache_dir, "AE_DASHBOARD_AUTO_JOBS": "0"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+    env = {**os.environ, "AE_CACHE_DIR": cache_dir, "AE_DASHBOARD_AUTO_JOBS": "0", **(extra_env or {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=app_root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,10 +65,11 @@ def _browser(pw):
 
 
 def umap_paint(cache_dir: str, n_points: int, app_root: str, cold: int = 3, warm: int = 5):
-    """(cold seconds per fresh server, warm seconds per reload) until the map holds n_points."""
+    """(cold seconds per fresh server, warm seconds per reload, seconds per in-app switch
+    Overview -> UMAP through the sidebar, no reload) until the map holds n_points."""
     from playwright.sync_api import sync_playwright
 
-    colds, warms = [], []
+    colds, warms, switches = [], [], []
     with sync_playwright() as pw:
         browser = _browser(pw)
         for i in range(cold):
@@ -87,11 +88,75 @@ def umap_paint(cache_dir: str, n_points: int, app_root: str, cold: int = 3, warm
                     page.reload()
                     page.wait_for_function(CHART_DRAWN_JS, arg=n_points, timeout=300_000, polling=20)
                     warms.append(time.perf_counter() - t)
+                for _ in range(warm if i == 0 else 0):   # a user already in the app picks the page
+                    page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").first.click()
+                    page.wait_for_function(f"(n) => !({CHART_DRAWN_JS})(n)", arg=n_points, timeout=60_000, polling=20)
+                    page.wait_for_timeout(1500)
+                    t = time.perf_counter()
+                    page.locator('[data-testid="stSidebarNav"] a', has_text="UMAP").first.click()
+                    page.wait_for_function(CHART_DRAWN_JS, arg=n_points, timeout=300_000, polling=20)
+                    switches.append(time.perf_counter() - t)
+                    page.wait_for_timeout(1500)
                 page.context.close()
             finally:
                 _stop(proc)
         browser.close()
-    return colds, warms
+    return colds, warms, switches
+
+
+def floor_paint(coords_npy: str, app_root: str, cold: int = 3, warm: int = 5):
+    """What the browser alone costs for the same figure: {label: (colds, warms)} for a bare
+    Streamlit app holding only the map (bench/bare_map_app.py) and a static HTML page with
+    plotly.js and the figure's JSON (no Streamlit; file://, warm = reload)."""
+    import tempfile
+
+    import plotly
+    import plotly.io as pio
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, app_root)
+    from dashboard.charts_maps import color_marker, umap_figure
+
+    coords = np.load(coords_npy)
+    n = len(coords)
+    out = {"bare Streamlit app, the same chart alone": ([], []), "static HTML page, plotly.js + the same figure": ([], [])}
+    js = os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+    spec = pio.to_json(umap_figure(coords, color_marker(None, None, "none"), ("UMAP 1", "UMAP 2")), validate=False)
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        html = os.path.join(tmp, "map.html")
+        with open(html, "w") as f:
+            f.write(f"<html><body><div id='g' class='js-plotly-plot' style='width:1300px'></div>"
+                    f"<script src='file://{js}'></script><script>const f = {spec};"
+                    f"Plotly.newPlot('g', f.data, f.layout);</script></body></html>")
+        browser = _browser(pw)
+        bare, static = out.values()
+        for i in range(cold):
+            proc, url, _ = start_server("", app_root, "bench/bare_map_app.py", {"BARE_MAP_COORDS": coords_npy})
+            try:
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                t = time.perf_counter()
+                page.goto(url)
+                page.wait_for_function(CHART_DRAWN_JS, arg=n, timeout=300_000, polling=20)
+                bare[0].append(time.perf_counter() - t)
+                page.wait_for_timeout(3000)
+                for _ in range(warm if i == 0 else 0):
+                    t = time.perf_counter()
+                    page.reload()
+                    page.wait_for_function(CHART_DRAWN_JS, arg=n, timeout=300_000, polling=20)
+                    bare[1].append(time.perf_counter() - t)
+                page.context.close()
+            finally:
+                _stop(proc)
+        for i in range(cold):
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            for j in range(1 + (warm if i == 0 else 0)):
+                t = time.perf_counter()
+                page.goto("file://" + html) if j == 0 else page.reload()
+                page.wait_for_function(CHART_DRAWN_JS, arg=n, timeout=300_000, polling=20)
+                (static[0] if j == 0 else static[1]).append(time.perf_counter() - t)
+            page.context.close()
+        browser.close()
+    return out
 
 
 def slider_latency(cache_dir: str, app_root: str, presses: int = 20, gap_s: float = 1.0):

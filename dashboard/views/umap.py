@@ -123,8 +123,8 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     bxy = batch.placement(rid) if overlay and not later else None
     off = off_data(batch.current(rid).diagnostics) if bxy is not None else None
     fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy, off=off)
-    ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun",
-                         selection_mode=("points", "box", "lasso"))
+    ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun", theme=None,
+                         selection_mode=("points", "box", "lasso"))   # theme: see umap_figure
     if later:
         with st.spinner("loading the model and the neighbour index to place the current batch"):
             cached.generator(rid, root)
