@@ -44,3 +44,15 @@ def pytest_terminal_summary(terminalreporter):
     if text:
         terminalreporter.write_sep("=", "hardening probes (issue 8)")
         terminalreporter.write_line(text)
+
+
+@pytest.fixture(scope="module")
+def tiny_app(tiny_run):
+    """The tiny run's cache as the dashboard's (AE_CACHE_DIR) for AppTest, no background jobs
+    (no UMAP fits during tests); the environment is restored after the module."""
+    old = {k: os.environ.get(k) for k in ("AE_CACHE_DIR", "AE_DASHBOARD_AUTO_JOBS")}
+    os.environ["AE_CACHE_DIR"] = str(tiny_run.path.parents[1])
+    os.environ["AE_DASHBOARD_AUTO_JOBS"] = "0"
+    yield tiny_run
+    for k, v in old.items():
+        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -8,58 +8,21 @@ Screenshots (before, hover, after) are kept in ``test-artifacts/`` (git-ignored)
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_server import BROWSER_MARKS, CHROMIUM_ARGS, PAGE_WAIT_MS, chromium, streamlit_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SERVER_WAIT_S = 60          # streamlit start-up (imports) on a loaded 2-core machine
-PAGE_WAIT_MS = 60_000       # first page render: torch, the model and the run are loaded once
 DECODE_WAIT_MS = 30_000     # the click's rerun: one decode and a kNN query on 300 points
 
-
-def _chromium() -> str | None:
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
-
-
-def _has_playwright() -> bool:
-    try:
-        return importlib.util.find_spec("playwright.sync_api") is not None
-    except (ImportError, ValueError):
-        return False
-
-
-# Skipped before any fixture runs (no training, no server) when the browser stack is absent.
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(_chromium() is None,
-                                 reason="no chromium executable (/usr/bin/chromium; `install.sh --dev` installs it)"),
-              pytest.mark.skipif(not _has_playwright(),
-                                 reason="playwright (Python package) not installed")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _log_tail(path: Path, n: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -79,39 +42,11 @@ def browser_cache(tiny_run, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def app_url(browser_cache, tmp_path_factory):
     """``streamlit run dashboard/app.py`` on a free port; yields its base URL, always stopped."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "AE_CACHE_DIR": str(browser_cache), "AE_DASHBOARD_AUTO_JOBS": "0",
-           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_WAIT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{_log_tail(log_path)}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {SERVER_WAIT_S} s:\n{_log_tail(log_path)}")
-            time.sleep(0.5)
-        yield url
+        with streamlit_server(browser_cache, log_path) as url:
+            yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
         if log_path.exists():   # the server's own log next to the screenshots, for CI failures
             ARTIFACTS.mkdir(exist_ok=True)
             shutil.copyfile(log_path, ARTIFACTS / "browser-streamlit.log")
@@ -123,7 +58,7 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium(), headless=True, args=CHROMIUM_ARGS)
         try:
             yield browser.new_page(viewport={"width": 1400, "height": 1800})
         finally:

@@ -3,7 +3,6 @@ endpoints, a typed map location decodes a face, the nudge strip, main-axis slide
 face, and attribute directions rank the synthetic factors and draw their strip."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,16 +11,6 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "dashboard" / "app.py")
-
-
-@pytest.fixture(scope="module")
-def env(tiny_run):
-    old = {k: os.environ.get(k) for k in ("AE_CACHE_DIR", "AE_DASHBOARD_AUTO_JOBS")}
-    os.environ["AE_CACHE_DIR"] = str(tiny_run.path.parents[1])
-    os.environ["AE_DASHBOARD_AUTO_JOBS"] = "0"
-    yield tiny_run
-    for k, v in old.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def open_page(page: str) -> AppTest:
@@ -36,7 +25,7 @@ def images(at: AppTest) -> list[tuple[str, str]]:
     return [(img.url, img.caption) for el in at.get("image") for img in el.proto.imgs]
 
 
-def test_navigate_paths(env):
+def test_navigate_paths(tiny_app):
     at = open_page("navigate")
     caps = [c for _, c in images(at)]
     for label in ("straight line", "through the center", "on the data's Mahalanobis shell"):
@@ -49,10 +38,10 @@ def test_navigate_paths(env):
     assert any(c.startswith("straight line: 5 steps") for _, c in images(at))
 
 
-def test_navigate_endpoint_by_image_id_and_bad_input(env):
+def test_navigate_endpoint_by_image_id_and_bad_input(tiny_app):
     import pandas as pd
 
-    image_id = str(pd.read_parquet(env.path / "index.parquet")["image_id"].iloc[7])
+    image_id = str(pd.read_parquet(tiny_app.path / "index.parquet")["image_id"].iloc[7])
     at = open_page("navigate")
     at.text_input(key="nav_a_row").set_value(image_id).run()
     assert any(f"from real #7 · {image_id}" in m.value for m in at.markdown)
@@ -60,7 +49,7 @@ def test_navigate_endpoint_by_image_id_and_bad_input(env):
     assert not at.exception and any("neither a row" in e.value for e in at.error)
 
 
-def test_navigate_decode_typed_location_and_use_it(env):
+def test_navigate_decode_typed_location_and_use_it(tiny_app):
     at = open_page("navigate")
     at.number_input(key="nav_x").set_value(0.1).run()
     at.button(key="nav_decode_xy").click().run()
@@ -71,7 +60,7 @@ def test_navigate_decode_typed_location_and_use_it(env):
     assert any("from map spot (0.10," in m.value for m in at.markdown)
 
 
-def test_navigate_micro_correlations(env):
+def test_navigate_micro_correlations(tiny_app):
     at = open_page("navigate")
     at.radio(key="nav_section").set_value("nudge").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -81,7 +70,7 @@ def test_navigate_micro_correlations(env):
     assert any("Moving the whole way" in c.value for c in at.caption)
 
 
-def test_directions_sliders_change_the_face(env):
+def test_directions_sliders_change_the_face(tiny_app):
     at = open_page("directions")
     face = [u for u, c in images(at) if "moved by nothing yet" in c]
     assert len(face) == 1
@@ -92,7 +81,7 @@ def test_directions_sliders_change_the_face(env):
     assert any(c.startswith("one row per main axis") for _, c in images(at))
 
 
-def test_directions_attributes(env):
+def test_directions_attributes(tiny_app):
     at = open_page("directions")
     at.radio(key="dir_section").set_value("attributes").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -105,14 +94,14 @@ def test_directions_attributes(env):
 
 
 @pytest.mark.parametrize("page", ["components", "projections"])
-def test_normality_verdict_is_shown(env, page):
+def test_normality_verdict_is_shown(tiny_app, page):
     at = open_page(page)
     labels = [e.label for e in at.expander]
     assert any(lab.startswith("Is the core a multivariate normal? ") for lab in labels), labels
     assert any("Mardia's kurtosis" in m.value for m in at.markdown)
 
 
-def test_navigate_decodes_on_the_main_axis_plane_too(env):
+def test_navigate_decodes_on_the_main_axis_plane_too(tiny_app):
     at = open_page("navigate")
     at.radio(key="nav_plane_kind").set_value("main axes 0, 1").run()
     at.button(key="nav_decode_xy").click().run()

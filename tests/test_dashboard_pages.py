@@ -2,7 +2,6 @@
 key widgets exist, and the Generator's `fact` slider changes the face grid."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,16 +12,6 @@ from core.jobs.derive import derive
 ROOT = Path(__file__).resolve().parent.parent
 
 APP = str(ROOT / "dashboard" / "app.py")
-
-
-@pytest.fixture(scope="module")
-def env(tiny_run):
-    old = {k: os.environ.get(k) for k in ("AE_CACHE_DIR", "AE_DASHBOARD_AUTO_JOBS")}
-    os.environ["AE_CACHE_DIR"] = str(tiny_run.path.parents[1])
-    os.environ["AE_DASHBOARD_AUTO_JOBS"] = "0"     # no background UMAP fits during tests
-    yield tiny_run
-    for k, v in old.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def open_page(page: str) -> AppTest:
@@ -44,7 +33,7 @@ def image_urls(at: AppTest) -> list[str]:
     return [(img.url, img.caption) for el in at.get("image") for img in el.proto.imgs]
 
 
-def test_sidebar_lists_the_run(env):
+def test_sidebar_lists_the_run(tiny_app):
     at = AppTest.from_file(APP, default_timeout=180).run()
     assert not at.exception
     picker = at.sidebar.selectbox(key="run_id")
@@ -54,7 +43,7 @@ def test_sidebar_lists_the_run(env):
                                                             "image folder"]
 
 
-def test_overview(env):
+def test_overview(tiny_app):
     at = open_page("overview")
     assert {"ov_seed"} <= keys(at)
     assert [m.label for m in at.metric][:4] == ["dataset", "images", "image size", "z_dim"]
@@ -62,7 +51,7 @@ def test_overview(env):
     assert "reconstructions" in caption
 
 
-def test_components_table_and_histogram(env):
+def test_components_table_and_histogram(tiny_app):
     at = open_page("components")
     assert {"comp_j", "comp_k"} <= keys(at)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 16
@@ -71,7 +60,7 @@ def test_components_table_and_histogram(env):
     assert any("component z3" in c.value for c in at.caption)
 
 
-def test_correlations_pair_projection(env):
+def test_correlations_pair_projection(tiny_app):
     at = open_page("correlations")
     assert {"corr_i", "corr_j"} <= keys(at)
     at.number_input(key="corr_i").set_value(0).run()
@@ -80,7 +69,7 @@ def test_correlations_pair_projection(env):
     assert any("(z0, z5)" in c.value for c in at.caption)
 
 
-def test_projections_planes(env):
+def test_projections_planes(tiny_app):
     at = open_page("projections")
     assert {"proj_kind", "proj_i", "proj_j", "proj_overlay"} <= keys(at)
     at.radio(key="proj_kind").set_value("pca").run()
@@ -88,7 +77,7 @@ def test_projections_planes(env):
     assert any("main axes (0, 1)" in c.value for c in at.caption)
 
 
-def test_umap_colourings(env):
+def test_umap_colourings(tiny_app):
     at = open_page("umap")
     assert {"umap_color", "umap_overlay"} <= keys(at)
     assert any("PCA" in i.value for i in at.info)        # no UMAP fitted: the preview, explained
@@ -97,7 +86,7 @@ def test_umap_colourings(env):
         assert not at.exception, colour
 
 
-def test_generator_fact_changes_the_grid(env):
+def test_generator_fact_changes_the_grid(tiny_app):
     at = open_page("generator")
     assert {"gen_sampler", "gen_box_fact", "gen_seed", "gen_n"} <= keys(at)
     fact = at.slider(key="gen_box_fact")
@@ -110,7 +99,7 @@ def test_generator_fact_changes_the_grid(env):
     assert len(at.dataframe) == 1                          # the diagnostics table
 
 
-def test_generator_reruns_never_force_the_slider_value(env):
+def test_generator_reruns_never_force_the_slider_value(tiny_app):
     """A rerun that re-sends the slider's value (set_value) overwrites what the user pressed
     since that rerun began: fast key presses are then dropped (tests/test_browser.py checks
     the same in Chromium). Only a value outside the slider's range may be forced back."""
@@ -122,7 +111,7 @@ def test_generator_reruns_never_force_the_slider_value(env):
     assert any("decoded faces: box(fact=1.15)" in c for _, c in image_urls(at))
 
 
-def test_generator_batch_is_shared_with_other_pages(env):
+def test_generator_batch_is_shared_with_other_pages(tiny_app):
     at = open_page("generator")
     at.slider(key="gen_box_fact").set_value(0.3).run()
     at.switch_page("views/projections.py").run()
@@ -133,7 +122,7 @@ def test_generator_batch_is_shared_with_other_pages(env):
 
 
 @pytest.mark.parametrize("sampler", ["cube", "diag_gauss", "full_gauss", "pca_box", "gmm", "path", "nudge"])
-def test_generator_other_samplers(env, sampler):
+def test_generator_other_samplers(tiny_app, sampler):
     at = open_page("generator")
     at.selectbox(key="gen_sampler").set_value(sampler).run()
     assert not at.exception, sampler
@@ -141,11 +130,11 @@ def test_generator_other_samplers(env, sampler):
 
 
 @pytest.mark.slow
-def test_umap_page_uses_the_fitted_embedding(env, tmp_path, monkeypatch):
+def test_umap_page_uses_the_fitted_embedding(tiny_app, tmp_path, monkeypatch):
     import shutil
 
     cache = tmp_path / "cache"
-    shutil.copytree(env.path.parents[1], cache, symlinks=True)
+    shutil.copytree(tiny_app.path.parents[1], cache, symlinks=True)
     derive("tiny", cache)                                   # what the background job runs
     monkeypatch.setenv("AE_CACHE_DIR", str(cache))
     at = open_page("umap")
