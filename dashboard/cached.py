@@ -46,6 +46,22 @@ class SharedQueryIndex:
         return dist[:, :k], idx[:, :k]
 
 
+def _one_blas_thread() -> None:
+    """BLAS on one thread in the server process. OpenBLAS's idle workers spin for a while
+    after every multi-threaded call (a 21 x 256 Mahalanobis product was enough) and took the
+    second core from the decode thread: a slider move cost decode + search (38 ms) instead of
+    the longer of the two (21 ms; 200,000 z-points, 2 cores). Heavy work runs in jobs."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:   # ships with scikit-learn; without it BLAS keeps its default
+        return
+    import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS now: a limit covers loaded libraries)
+
+    from core.analysis.fast_knn import _faiss
+    _faiss()              # and FAISS's
+    threadpool_limits(limits=1, user_api="blas")
+
+
 @st.cache_resource(max_entries=4, show_spinner="loading the run (model, z-points, neighbour index)")
 def generator(run_id: str, root: str) -> RunSampler:
     import torch
@@ -53,6 +69,7 @@ def generator(run_id: str, root: str) -> RunSampler:
     # The server only decodes small batches: one thread is as fast for 21 faces and does not
     # collapse when a training or UMAP job competes for the same two cores (2 threads: 10x).
     torch.set_num_threads(1)
+    _one_blas_thread()
     run = open_run(run_id, root)
     from core.analysis.fast_knn import open_knn_index
 
