@@ -84,12 +84,13 @@ def test_k_equal_n_and_invalid_k(data):
 
 @pytest.mark.parametrize("ref_rows", [65_536, 300])
 def test_many_queries_through_faiss_equal_sklearn_and_the_few_query_path(tmp_path, data, monkeypatch, ref_rows):
-    """More than _FEW_QUERIES queries go to FAISS's brute force for candidates (blocks of
+    """From _MANY_QUERIES queries on, FAISS's brute force nominates the candidates (blocks of
     reference rows merged), then the same float64 re-rank: results equal sklearn's exactly,
     on a read-only memmap, with duplicates and exclude_self, in re-rank pieces too."""
     pytest.importorskip("faiss")
     monkeypatch.setattr(neighbors, "_MANY_REF_ROWS", ref_rows)
     monkeypatch.setattr(neighbors, "_RERANK_QUERIES", 50)
+    monkeypatch.setattr(neighbors, "_MANY_QUERIES", 100)
     z, _, nn = data
     z = z.copy()
     z[1500] = z[7]                                    # a duplicate: ties break by index
@@ -97,7 +98,7 @@ def test_many_queries_through_faiss_equal_sklearn_and_the_few_query_path(tmp_pat
     zm = load_npy(tmp_path / "z.npy", mmap=True)
     rng = np.random.default_rng(3)
     q = np.concatenate([z[:120], (rng.normal(size=(80, 16)) * 3 + 20).astype(np.float32)])
-    assert len(q) > neighbors._FEW_QUERIES
+    assert len(q) >= neighbors._MANY_QUERIES
     dist, idx = KNNIndex(zm).query(q, 12)
     ref_d, ref_i = NearestNeighbors(n_neighbors=12, algorithm="brute").fit(z.astype(np.float64)).kneighbors(q)
     np.testing.assert_array_equal(idx, ref_i)
