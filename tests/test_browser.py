@@ -102,6 +102,11 @@ def test_click_on_umap_point_shows_decoded_face(app_url, page):
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(state="visible", timeout=PAGE_WAIT_MS)
     page.get_by_text("Nothing selected yet.").wait_for(timeout=PAGE_WAIT_MS)
+    # the map is drawn first; the current batch joins it once the model is loaded (a rerun)
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                           " return gd && gd.data && gd.data.some(t => t.name === 'current batch'); }",
+                           timeout=PAGE_WAIT_MS)
+    page.get_by_text("Nothing selected yet.").wait_for(timeout=PAGE_WAIT_MS)
     # the map must be the UMAP itself (derived in the fixture), not the PCA preview
     page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
                            " return gd && gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'; }",

