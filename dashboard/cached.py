@@ -55,10 +55,12 @@ def _one_blas_thread() -> None:
         from threadpoolctl import threadpool_limits
     except ImportError:   # ships with scikit-learn; without it BLAS keeps its default
         return
-    import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS now: a limit covers loaded libraries)
-
-    from core.analysis.fast_knn import _faiss
-    _faiss()              # and FAISS's
+    # A limit covers the libraries loaded so far: load scipy's and FAISS's own OpenBLAS first.
+    import scipy.linalg  # noqa: F401
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        pass
     threadpool_limits(limits=1, user_api="blas")
 
 

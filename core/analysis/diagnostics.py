@@ -36,12 +36,18 @@ def nearest_real(q: np.ndarray, z: np.ndarray, *, index: KNNIndex | None = None,
         raise ValueError("nearest_real needs the real z-points (z=) or an index holding them")
     index = index if index is not None else KNNIndex(z)
     k = min(k0, len(z)) if (allowed is not None or exclude is not None) else 1
+    excl = None if exclude is None else np.asarray(exclude)
+
+    def admissible(jj: np.ndarray, which: np.ndarray) -> np.ndarray:   # [b, k] rows of z
+        ok = np.ones(jj.shape, bool)
+        if allowed is not None:
+            ok &= allowed[jj]
+        if excl is not None:
+            ok &= jj != excl[which][:, None]
+        return ok
+
     dist, idx = index.query(q, k)
-    ok = np.ones(idx.shape, bool)
-    if allowed is not None:
-        ok &= allowed[idx]
-    if exclude is not None:
-        ok &= idx != np.asarray(exclude)[:, None]
+    ok = admissible(idx, np.arange(len(q)))
     first = ok.argmax(axis=1)
     rows = np.arange(len(q))
     d_out, i_out = dist[rows, first].astype(np.float64), idx[rows, first].copy()
@@ -49,11 +55,7 @@ def nearest_real(q: np.ndarray, z: np.ndarray, *, index: KNNIndex | None = None,
     while len(bad) and k < min(len(z), ESCALATE_UP_TO):   # same index, deeper: no copy of z
         k = min(8 * k, len(z), ESCALATE_UP_TO)
         dd, jj = index.query(q[bad], k)
-        okb = np.ones(jj.shape, bool)
-        if allowed is not None:
-            okb &= allowed[jj]
-        if exclude is not None:
-            okb &= jj != np.asarray(exclude)[bad][:, None]
+        okb = admissible(jj, bad)
         found = okb.any(axis=1)
         fb, first_b = bad[found], okb[found].argmax(axis=1)
         d_out[fb] = dd[found, first_b]
