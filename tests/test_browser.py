@@ -96,6 +96,12 @@ DECODED_IMAGES_JS = """() => Array.from(document.querySelectorAll('img')).map(im
 }).filter(o => o.caption.includes('decoded'))"""
 
 
+def wait_for_plot(page, condition: str) -> None:
+    """Until the page's first plotly chart ``gd`` satisfies the JS ``condition``."""
+    page.wait_for_function(f"() => {{ const gd = document.querySelector('.js-plotly-plot'); "
+                           f"return !!(gd && {condition}); }}", timeout=PAGE_WAIT_MS)
+
+
 def test_click_on_umap_point_shows_decoded_face(app_url, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(f"{app_url}/umap")
@@ -103,14 +109,10 @@ def test_click_on_umap_point_shows_decoded_face(app_url, page):
     plot.wait_for(state="visible", timeout=PAGE_WAIT_MS)
     page.get_by_text("Nothing selected yet.").wait_for(timeout=PAGE_WAIT_MS)
     # the map is drawn first; the current batch joins it once the model is loaded (a rerun)
-    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
-                           " return gd && gd.data && gd.data.some(t => t.name === 'current batch'); }",
-                           timeout=PAGE_WAIT_MS)
+    wait_for_plot(page, "gd.data && gd.data.some(t => t.name === 'current batch')")
     page.get_by_text("Nothing selected yet.").wait_for(timeout=PAGE_WAIT_MS)
     # the map must be the UMAP itself (derived in the fixture), not the PCA preview
-    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
-                           " return gd && gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'; }",
-                           timeout=PAGE_WAIT_MS)
+    wait_for_plot(page, "gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'")
     assert page.get_by_text("decoded from its z-point").count() == 0   # nothing decoded yet
     page.screenshot(path=ARTIFACTS / "browser-umap-before.png", full_page=True)
 
@@ -162,9 +164,7 @@ def test_click_on_empty_spot_of_navigate_map_decodes_a_face(app_url, page):
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(state="visible", timeout=PAGE_WAIT_MS)
     page.get_by_text("Click any spot of the map").wait_for(timeout=PAGE_WAIT_MS)
-    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
-                           " return gd && gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'; }",
-                           timeout=PAGE_WAIT_MS)
+    wait_for_plot(page, "gd._fullLayout && gd._fullLayout.xaxis.title.text === 'UMAP 1'")
     target = plot.evaluate(EMPTY_SPOT_JS)
     assert target is not None, "no empty spot found on the map"
     page.mouse.move(target["x"], target["y"])
