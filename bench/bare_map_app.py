@@ -2,14 +2,12 @@
 own builder, the same st.plotly_chart call with selection), nothing else. Used by
 browser_timing.floor_paint; the coordinates come from the .npy file in $BARE_MAP_COORDS."""
 import os
-import sys
 
 import numpy as np
 import streamlit as st
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from dashboard.charts_maps import color_marker, umap_figure  # noqa: E402
+from dashboard.charts_maps import color_marker, umap_figure
 
 coords = np.load(os.environ["BARE_MAP_COORDS"], mmap_mode="r")
 fig = umap_figure(np.asarray(coords), color_marker(None, None, "none"), ("UMAP 1", "UMAP 2"))

@@ -38,12 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.analysis.neighbors import KNNIndex  # noqa: E402
-from core.jobs.derive import derive_status  # noqa: E402
-from core.store import atomic  # noqa: E402
-from core.store.runs import REPO_ROOT, list_runs, open_run  # noqa: E402
+from core.analysis.neighbors import KNNIndex
+from core.jobs.derive import derive_status
+from core.store import atomic
+from core.store.runs import REPO_ROOT, list_runs, open_run
 
 COPY = ("config.json", "status.json", "weights.safetensors", "history.json")
 

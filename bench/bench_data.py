@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from core.config import DataConfig
+from core.data.prepare import _cpu_count, prepare
 
-from core.config import DataConfig  # noqa: E402
-from core.data.prepare import _cpu_count, prepare  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _timed(cfg: DataConfig, cache: Path, workers: int):

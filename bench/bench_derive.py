@@ -25,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from bench_dashboard import build_standin  # noqa: E402
-from core.jobs.derive import UMAP_PARAMS, derive_status  # noqa: E402
-from core.maps.embedding import load_embedding  # noqa: E402
-from core.store.runs import REPO_ROOT, list_runs, open_run  # noqa: E402
+from bench_dashboard import build_standin
+from core.jobs.derive import UMAP_PARAMS, derive_status
+from core.maps.embedding import load_embedding
+from core.store.runs import REPO_ROOT, list_runs, open_run
 
 
 def knn_preservation(z: np.ndarray, xy: np.ndarray, k: int = 15) -> float:

@@ -18,19 +18,16 @@ with and without re-scaling to the neighbours' Mahalanobis radius) and umap-lear
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.analysis.neighbors import KNNIndex  # noqa: E402
-from core.maps.embedding import fit_umap  # noqa: E402
-from core.navigation.inverse import MapInverse  # noqa: E402
-from core.sampling.session import RunSampler  # noqa: E402
-from core.store.runs import open_run  # noqa: E402
+from core.analysis.neighbors import KNNIndex
+from core.maps.embedding import fit_umap
+from core.navigation.inverse import MapInverse
+from core.sampling.session import RunSampler
+from core.store.runs import open_run
 
 
 def timed(fn, *a, **kw):

@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.analysis.neighbors import KNNIndex  # noqa: E402
-from core.maps.embedding import Placer, embedding_spread, fit_umap  # noqa: E402
+from core.analysis.neighbors import KNNIndex
+from core.maps.embedding import Placer, embedding_spread, fit_umap
 
 
 def mixture(n, d, clusters, seed, draw=0):

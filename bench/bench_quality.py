@@ -11,17 +11,14 @@ Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.quality import faces, metrics  # noqa: E402
-from core.quality.inception import InceptionFeatures, default_n, measure_rate  # noqa: E402
-from core.quality.table import default_rows  # noqa: E402
+from core.quality import faces, metrics
+from core.quality.inception import InceptionFeatures, default_n, measure_rate
+from core.quality.table import default_rows
 
 
 def timed(fn, *a, **k):

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.analysis.diagnostics import batch_diagnostics, reference_diagnostics  # noqa: E402
-from core.sampling.mixture import fit_gmm  # noqa: E402
-from core.analysis.histfit import HistAccumulator, fit_gaussians, hist_ranges, n_bins  # noqa: E402
-from core.sampling.registry import SAMPLERS, sample  # noqa: E402
-from core.analysis.latent_stats import latent_stats  # noqa: E402
+from core.analysis.diagnostics import batch_diagnostics, reference_diagnostics
+from core.sampling.mixture import fit_gmm
+from core.analysis.histfit import HistAccumulator, fit_gaussians, hist_ranges, n_bins
+from core.sampling.registry import SAMPLERS, sample
+from core.analysis.latent_stats import latent_stats
 
 
 def synthetic_z(n: int, d: int, seed: int = 0) -> np.ndarray:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")   # measure one core, as the budget says
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.data.synthetic import face_factors, render_faces  # noqa: E402
+from core.data.synthetic import face_factors, render_faces
 
 
 def _best_of(fn, repeats: int) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,13 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from core.data.prepare import prepare  # noqa: E402
-from core.model.encode import encode_to_npy  # noqa: E402
-from core.model.autoencoder import ConvAutoencoder  # noqa: E402
-from core.model.train import Trainer  # noqa: E402
+from core.config import DataConfig, ModelConfig, TrainConfig
+from core.data.prepare import prepare
+from core.model.encode import encode_to_npy
+from core.model.autoencoder import ConvAutoencoder
+from core.model.train import Trainer
 
 
 def plain_train(images: np.ndarray, cfg: ModelConfig, steps: int, bs: int) -> float:

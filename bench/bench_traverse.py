@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from core.navigation.traverse import move_along_axes  # noqa: E402
-from core.sampling.session import RunSampler  # noqa: E402
-from core.store.runs import open_run  # noqa: E402
+from core.navigation.traverse import move_along_axes
+from core.sampling.session import RunSampler
+from core.store.runs import open_run
 
 
 def jpeg_face(img: np.ndarray) -> bytes:

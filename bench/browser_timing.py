@@ -36,7 +36,9 @@ def free_port() -> int:
 def start_server(cache_dir: str, app_root: str, script: str = "dashboard/app.py", extra_env: dict | None = None):
     """``streamlit run dashboard/app.py`` of ``app_root`` on a free port: (proc, url, seconds up)."""
     port = free_port()
-    env = {**os.environ, "AE_CACHE_DIR": cache_dir, "AE_DASHBOARD_AUTO_JOBS": "0", **(extra_env or {})}
+    # PYTHONPATH: that checkout's core and dashboard, not the installed (editable) ones
+    env = {**os.environ, "AE_CACHE_DIR": cache_dir, "AE_DASHBOARD_AUTO_JOBS": "0", "PYTHONPATH": app_root,
+           **(extra_env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     t = time.perf_counter()
@@ -114,7 +116,6 @@ def floor_paint(coords_npy: str, app_root: str, cold: int = 3, warm: int = 5):
     import plotly.io as pio
     from playwright.sync_api import sync_playwright
 
-    sys.path.insert(0, app_root)
     from dashboard.charts_maps import color_marker, umap_figure
 
     coords = np.load(coords_npy)

@@ -2,19 +2,11 @@
 sidebar (run picker, new run, background jobs) and runs the chosen page."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import streamlit as st
 
-# `streamlit run` puts dashboard/ on sys.path, not the repository root that holds core/.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import streamlit as st  # noqa: E402
-
-from dashboard import jobs  # noqa: E402
-from dashboard.import_form import import_form  # noqa: E402
-from dashboard.sidebar import new_run_form, run_picker  # noqa: E402
+from dashboard import jobs
+from dashboard.import_form import import_form
+from dashboard.sidebar import new_run_form, run_picker
 
 PAGES = [
     ("views/overview.py", "Overview", ":material/dashboard:"),

@@ -58,7 +58,8 @@ def streamlit_server(cache: Path, log_path: Path):
     """The dashboard on a free port serving ``cache`` (no background jobs); yields its URL."""
     port = free_port()
     env = {**os.environ, "AE_CACHE_DIR": str(cache), "AE_DASHBOARD_AUTO_JOBS": "0",
-           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+           "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": str(ROOT)}   # this checkout's code, whichever one is installed
     cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--server.runOnSave", "false"]

@@ -12,10 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _click(root: str, curve: int, i: int, rows: list | None = None) -> None:
     # AppTest runs this function's source as a script: it needs its own imports
-    import os
-    import sys
-
-    sys.path.insert(0, os.environ["AE_REPO_ROOT"])
     import streamlit as st
 
     from dashboard.views import umap

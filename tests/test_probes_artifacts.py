@@ -161,7 +161,6 @@ def test_inconsistent_artifacts_are_refused(run, tmp_path, name):
 # -- item 11: a z.npy truncated in place under the server ---------------------------------------
 SERVER = textwrap.dedent("""
     import os, sys, numpy as np
-    sys.path.insert(0, {root!r})
     from dashboard import cached
     from core.errors import BrokenArtifactError
     gen = cached.generator("r", {cache!r})

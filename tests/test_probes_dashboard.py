@@ -91,7 +91,7 @@ def test_server_listens_on_localhost_only(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "AE_CACHE_DIR": str(tmp_path), "AE_DASHBOARD_AUTO_JOBS": "0"}
+    env = {**os.environ, "AE_CACHE_DIR": str(tmp_path), "AE_DASHBOARD_AUTO_JOBS": "0", "PYTHONPATH": str(ROOT)}
     p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port)],
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

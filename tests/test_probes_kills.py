@@ -49,8 +49,7 @@ def _wait(cond, timeout: float, step: float = 0.1) -> bool:
     return cond()
 
 
-PREPARE = ("import sys; sys.path.insert(0, {root!r})\n"
-           "from core.config import DataConfig\nfrom core.data.prepare import prepare\n"
+PREPARE = ("from core.config import DataConfig\nfrom core.data.prepare import prepare\n"
            "prepare(DataConfig(dataset='synthetic', synthetic_n=200000, image_size=64), {cache!r}, "
            "progress=False, workers=2)\n")
 
