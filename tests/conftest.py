@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,8 +39,8 @@ def _restore_main_module():
 
 
 def pytest_terminal_summary(terminalreporter):
-    """The probe suite's counts (tests/probes.py), when any probe ran."""
-    probes = sys.modules.get("probes") or sys.modules.get("tests.probes")
+    """The probe suite's counts (tests/probes/tally.py), when any probe ran."""
+    probes = sys.modules.get("tests.probes.tally")
     text = probes.summary() if probes is not None else ""
     if text:
         terminalreporter.write_sep("=", "hardening probes (issue 8)")
@@ -56,3 +57,26 @@ def tiny_app(tiny_run):
     yield tiny_run
     for k, v in old.items():
         os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+
+
+@pytest.fixture(scope="session")
+def copy_tiny(tiny_run):
+    """``copy_tiny(cache, run_id="tiny", skip=...)``: a private copy of the tiny run in ``cache``
+    (tests that damage, derive or re-run a run never touch the shared one); ``skip`` names
+    patterns left out (locks by default). Returns the copy's folder."""
+    def copy(cache, run_id: str = "tiny", skip: tuple[str, ...] = (".lock", "*.lock")) -> Path:
+        dst = Path(cache) / "runs" / run_id
+        shutil.copytree(tiny_run.path, dst, symlinks=True, ignore=shutil.ignore_patterns(*skip))
+        return dst
+    return copy
+
+
+@pytest.fixture
+def app_env(monkeypatch):
+    """``app_env(cache)``: point the dashboard at ``cache`` (AE_CACHE_DIR) with no background
+    jobs, for this test only; returns ``cache``."""
+    def point(cache):
+        monkeypatch.setenv("AE_CACHE_DIR", str(cache))
+        monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+        return cache
+    return point

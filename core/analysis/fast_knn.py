@@ -14,7 +14,7 @@ sit in the empty space between z-points, where their greedy walks stop early); a
 product-quantisation scan visits every z-point (64 bytes each, SIMD table look-ups) and so
 ranks far queries as well as near ones. Its top ``CANDIDATES_PER_K * k`` are re-ranked with
 exact float64 distances from the z-points themselves (``neighbors.exact_rerank``), so the
-distances returned are exact and only membership can be approximate (tests/test_fast_knn.py
+distances returned are exact and only membership can be approximate (tests/core/analysis/test_fast_knn.py
 holds recall@16 >= 0.99). Many queries at once (diagnostics of 500 held-out points, placing
 150,000 points after a UMAP fit) go to the exact index, whose FAISS brute force is then
 faster per query (neighbors.KNNIndex._query_many).

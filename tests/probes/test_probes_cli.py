@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-import probes
+from tests.probes import tally as probes
 from core.errors import BadInputError, NotReadyError
 from core.store import atomic
 from core.store.locks import exclusive

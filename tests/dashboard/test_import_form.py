@@ -11,16 +11,15 @@ from streamlit.testing.v1 import AppTest
 from core.jobs import launch
 from core.jobs.import_run import import_status
 from core.store.paths import RunPaths
+from core.store.paths import REPO_ROOT
 from tests.extmodels import export_own
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+APP = str(REPO_ROOT / "dashboard" / "app.py")
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
-    return tmp_path / "cache"
+def env(tmp_path, app_env):
+    return app_env(tmp_path / "cache")
 
 
 def app() -> AppTest:

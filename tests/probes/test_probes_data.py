@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import fakes
-import probes
+from tests import fakes
+from tests.probes import tally as probes
 from core.config import DataConfig
 from core.data import prepare as prep_mod
 from core.data.prepare import prepare

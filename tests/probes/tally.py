@@ -1,5 +1,5 @@
 """The probe suite's helpers (issue 8): hostile inputs tried the way a user would meet them,
-each outcome classified and tallied, so a run of ``tests/test_probes_*.py`` ends with counts.
+each outcome classified and tallied, so a run of ``tests/probes/`` ends with counts.
 
 Outcomes:
     clear    refused with one ``error:`` line (or a typed AtlasError) that names the problem

@@ -4,10 +4,9 @@ Real Chromium contexts against ``streamlit run``: sessions share the server's ca
 threads, never their state."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
-from browser_server import BROWSER_MARKS, CHROMIUM_ARGS, PAGE_WAIT_MS, chromium, streamlit_server
+from tests.browser_server import BROWSER_MARKS, CHROMIUM_ARGS, PAGE_WAIT_MS, chromium, streamlit_server
 
 RUNS = ["r-a", "r-b", "r-c"]
 PICKS = RUNS + RUNS[:2]
@@ -20,10 +19,10 @@ PICKER_TEXT = ("() => { const s = document.querySelector('[data-testid=\"stSideb
 
 
 @pytest.fixture(scope="module")
-def server(tiny_run, tmp_path_factory):
+def server(copy_tiny, tmp_path_factory):
     cache = tmp_path_factory.mktemp("sessions")
     for rid in RUNS:
-        shutil.copytree(tiny_run.path, cache / "runs" / rid, ignore=shutil.ignore_patterns(".lock", "derived"))
+        copy_tiny(cache, rid, skip=(".lock", "derived"))
     with streamlit_server(cache, cache / "server.log") as url:
         yield url
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.store.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 
 SCRIPT = """
 import json, sys, logging

@@ -2,13 +2,13 @@
 a cheap stand-in for Inception (pixel features), so the page test needs no 0.15 s/image CNN."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 APP = str(ROOT / "dashboard" / "app.py")
 
 
@@ -28,8 +28,7 @@ class PixelFeatures:
 
 
 @pytest.fixture(scope="module")
-def quality_env(tiny_run, tmp_path_factory):
-    import shutil
+def quality_env(copy_tiny, tmp_path_factory):
 
     from core.jobs.quality import quality_report
     from core.quality import inception
@@ -37,7 +36,7 @@ def quality_env(tiny_run, tmp_path_factory):
 
     # a copy of the run in a cache of its own: the stand-in's rows must not mix with real ones
     cache = tmp_path_factory.mktemp("qcache")
-    shutil.copytree(tiny_run.path, cache / "runs" / "tiny", ignore=shutil.ignore_patterns("quality", ".*lock"))
+    copy_tiny(cache, skip=("quality", ".*lock"))
     mp = pytest.MonkeyPatch()
     mp.setattr(inception, "InceptionFeatures", PixelFeatures)
     rows = [RowSpec("REC"), RowSpec("REAL"), RowSpec("box", {"fact": 0.5}), RowSpec("box", {"fact": 1.0}),

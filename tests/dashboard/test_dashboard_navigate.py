@@ -3,13 +3,13 @@ endpoints, a typed map location decodes a face, the nudge strip, main-axis slide
 face, and attribute directions rank the synthetic factors and draw their strip."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 APP = str(ROOT / "dashboard" / "app.py")
 
 

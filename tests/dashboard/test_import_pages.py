@@ -2,7 +2,6 @@
 decoder (pages that need none work, the others say why), and d / image sizes other than 256 / 64."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +9,9 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.extmodels import do_import, export_own, synthetic_data
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = sorted(p.stem for p in (ROOT / "dashboard" / "views").glob("*.py") if p.stem != "__init__")
 
@@ -29,10 +29,8 @@ def cache(tiny_run, tmp_path_factory):
 
 
 @pytest.fixture
-def env(cache, monkeypatch):
-    monkeypatch.setenv("AE_CACHE_DIR", str(cache))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
-    return cache
+def env(cache, app_env):
+    return app_env(cache)
 
 
 def open_page(run_id: str, page: str) -> AppTest:
@@ -92,7 +90,7 @@ def test_pages_that_decode_say_why_not(env):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size,d", [(64, 512), (128, 64)])
-def test_pages_with_other_sizes_and_dimensions(tmp_path, monkeypatch, size, d):
+def test_pages_with_other_sizes_and_dimensions(tmp_path, app_env, size, d):
     from core.config import ModelConfig
     from core.model.autoencoder import ConvAutoencoder
 
@@ -102,8 +100,7 @@ def test_pages_with_other_sizes_and_dimensions(tmp_path, monkeypatch, size, d):
     run = do_import(tmp_path, "big", synthetic_data(n=600, size=size), encoder=str(files["encoder"]),
                     decoder=str(files["decoder"]))
     assert run.z().shape == (600, d) and run.config.model.image_size == size
-    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    app_env(tmp_path)
     for page in PAGES:
         at = open_page("big", page)
         assert not at.error, (page, [e.value for e in at.error])

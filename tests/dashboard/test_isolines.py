@@ -1,9 +1,8 @@
-"""Small fixes from issue 11: enlarged `core sample` grids, contour lines that can be drawn
-as WebGL (so dense clouds no longer hide them)."""
+"""Contour lines as polylines (dashboard.isolines) that can be drawn as WebGL, so dense
+clouds no longer hide them."""
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from dashboard.isolines import polyline, segments
 
@@ -22,15 +21,3 @@ def test_isolines_resolve_saddles_without_crossing():
     h = np.array([[1.0, 0.0], [0.0, 1.0]])                                     # a saddle cell
     seg = segments(np.array([0.0, 1.0]), np.array([0.0, 1.0]), h, 0.5)
     assert seg.shape == (2, 2, 2)
-
-
-def test_sample_grid_scale(tiny_run, tmp_path):
-    from core.cli import main
-
-    cache = str(tiny_run.path.parents[1])
-    small, big = tmp_path / "a.png", tmp_path / "b.png"
-    assert main(["sample", "tiny", "--n", "3", "--out", str(small), "--cache-dir", cache]) == 0
-    assert main(["sample", "tiny", "--n", "3", "--scale", "3", "--out", str(big), "--cache-dir", cache]) == 0
-    w, h = Image.open(small).size
-    assert Image.open(big).size == (3 * w, 3 * h)
-    assert main(["sample", "tiny", "--scale", "0", "--out", str(big), "--cache-dir", cache]) == 2

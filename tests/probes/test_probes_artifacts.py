@@ -4,7 +4,6 @@ truncated under a running server. Broken files are named with a repair, never us
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import probes
+from tests.probes import tally as probes
 from core.errors import BrokenArtifactError, NonFiniteError
 from core.store import atomic
 from core.store.runs import open_run
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 @pytest.fixture
@@ -82,11 +82,11 @@ def test_decoder_output_checked_for_nan(run):
 
 
 @pytest.mark.slow
-def test_train_rebuilds_weights_from_checkpoint(tiny_run, tmp_path):
+def test_train_rebuilds_weights_from_checkpoint(copy_tiny, tmp_path):
     from conftest import TINY_TRAIN
 
     cache = tmp_path / "cache"
-    shutil.copytree(tiny_run.path, cache / "runs" / "tiny")   # never damage the shared fixture
+    copy_tiny(cache, skip=())   # never damage the shared fixture
     run = open_run("tiny", cache)
     z_before = np.load(run.path / "z.npy")
     w = run.path / "weights.safetensors"

@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ import torch
 from core.store import atomic
 from core.config import ModelConfig, TrainConfig
 from core.model.train import Trainer
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 TINY = ModelConfig(image_size=32, z_dim=8, widths=(4, 8, 8, 16))
 TINY_ARGS = ["--dataset", "synthetic", "--synthetic-n", "160", "--image-size", "32",
              "--widths", "4,8,8,16", "--z-dim", "8", "--batch-size", "16", "--quiet"]

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import probes
+from tests.probes import tally as probes
 from core.store import atomic
 from core.store.locks import exclusive
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 APP = str(ROOT / "dashboard" / "app.py")
 
 
@@ -41,14 +42,13 @@ def test_history_written_after_every_epoch(tmp_path):
 
 
 @pytest.fixture
-def training_cache(tmp_path, monkeypatch):
+def training_cache(tmp_path, app_env):
     run = probes.make_run(tmp_path / "cache", "t")
     atomic.write_json(run.path / "status.json", {"state": "training", "epoch": 3, "epochs": 10, "step": 2,
                                                  "steps": 5, "message": "training"})
     atomic.write_json(run.path / "history.json", [{"epoch": e, "train_loss": 0.1 / e, "val_loss": 0.12 / e,
                                                    "images_per_s": 100.0, "seconds": 1.0} for e in (1, 2)])
-    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    app_env(tmp_path / "cache")
     return run
 
 

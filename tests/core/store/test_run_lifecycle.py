@@ -22,8 +22,9 @@ from core.jobs import launch
 from core.store import atomic
 from core.store.paths import RunPaths
 from core.store.runs import list_runs, open_run, read_status
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def cli(*args: str, cache: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -130,7 +131,7 @@ def _wait(cond, timeout: float) -> bool:
 
 
 @pytest.mark.slow
-def test_killed_cli_run_resumes_through_the_dashboard(tmp_path, monkeypatch):
+def test_killed_cli_run_resumes_through_the_dashboard(tmp_path, app_env):
     """Non-default lr, batch size, loss, seed and no batch norm survive a resume from the sidebar."""
     from streamlit.testing.v1 import AppTest
 
@@ -148,8 +149,7 @@ def test_killed_cli_run_resumes_through_the_dashboard(tmp_path, monkeypatch):
         child.wait()
     st = read_status(paths)
     assert st["state"] == "interrupted", st
-    monkeypatch.setenv("AE_CACHE_DIR", str(cache))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    app_env(cache)
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120).run()
     assert not at.exception
     assert "interrupted" in at.sidebar.caption[0].value and "last checkpoint: epoch" in at.sidebar.caption[0].value

@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import torch
 
-import probes
+from tests.probes import tally as probes
 from core.config import ModelConfig, TrainConfig
 from core.model.train import Trainer
 from core.store import atomic
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 TINY_ARGS = ["--dataset", "synthetic", "--synthetic-n", "1500", "--image-size", "32", "--widths", "4,8,8,16",
              "--z-dim", "8", "--batch-size", "4", "--epochs", "2", "--quiet"]

@@ -2,12 +2,12 @@
 on a real point, on a sampled point, and a box selection (the browser test clicks for real)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def _click(root: str, curve: int, i: int, rows: list | None = None) -> None:

@@ -3,7 +3,6 @@ repair on the pages that need it (never a traceback or a server path), and the o
 runs keep working. Also the sidebar's New-run form keeps its 'already being trained' message."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.store import atomic
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 APP = str(ROOT / "dashboard" / "app.py")
 PAGES = ["overview", "components", "correlations", "projections", "umap", "generator"]
 
@@ -43,7 +43,7 @@ BROKEN = {"weights": ("generator", "weights.safetensors"), "z": ("components", "
 
 
 @pytest.fixture(scope="module")
-def broken_cache(tiny_run, tmp_path_factory):
+def broken_cache(copy_tiny, tmp_path_factory):
     cache = tmp_path_factory.mktemp("broken")
     (cache / "runs").mkdir()
     for how in BROKEN:
@@ -53,15 +53,12 @@ def broken_cache(tiny_run, tmp_path_factory):
                             "--run-id", "bad-small", "--quiet", "--cache-dir", str(cache)],
                            cwd=ROOT, check=True, capture_output=True, timeout=600)
             continue
-        dst = cache / "runs" / f"bad-{how}"
-        shutil.copytree(tiny_run.path, dst, symlinks=True, ignore=shutil.ignore_patterns("derived"))
-        _break(dst, how)
+        _break(copy_tiny(cache, f"bad-{how}", skip=("derived",)), how)
     return cache
 
 
-def _page(cache: Path, rid: str, page: str, monkeypatch) -> AppTest:
-    monkeypatch.setenv("AE_CACHE_DIR", str(cache))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+def _page(cache: Path, rid: str, page: str, app_env) -> AppTest:
+    app_env(cache)
     at = AppTest.from_file(APP, default_timeout=180)
     at.session_state["run_id"] = rid
     at.run()
@@ -75,10 +72,10 @@ def _messages(at: AppTest) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("how", list(BROKEN))
-def test_every_page_names_the_broken_file(broken_cache, how, monkeypatch):
+def test_every_page_names_the_broken_file(broken_cache, how, app_env):
     must_page, words = BROKEN[how]
     for page in PAGES:
-        at = _page(broken_cache, f"bad-{how}", page, monkeypatch)
+        at = _page(broken_cache, f"bad-{how}", page, app_env)
         assert not at.exception, (how, page, [e.value for e in at.exception])
         text = _messages(at)
         assert "Traceback" not in text and 'File "' not in text, (how, page, text)   # no stack, no source paths
@@ -87,11 +84,10 @@ def test_every_page_names_the_broken_file(broken_cache, how, monkeypatch):
     assert at.sidebar.selectbox(key="run_id").options == sorted(f"bad-{h}" for h in BROKEN)
 
 
-def test_resubmitting_a_training_run_keeps_the_message(tmp_path, monkeypatch):
+def test_resubmitting_a_training_run_keeps_the_message(tmp_path, monkeypatch, app_env):
     from core.jobs import launch
 
-    monkeypatch.setenv("AE_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
+    app_env(tmp_path)
     monkeypatch.setattr(launch, "training_active", lambda paths: True)    # that run is being trained
     at = AppTest.from_file(APP, default_timeout=120).run()
     submit = [b for b in at.sidebar.button if "Start training" in str(b.label)]

@@ -2,14 +2,14 @@
 key widgets exist, and the Generator's `fact` slider changes the face grid."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.jobs.derive import derive
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 APP = str(ROOT / "dashboard" / "app.py")
 
@@ -101,7 +101,7 @@ def test_generator_fact_changes_the_grid(tiny_app):
 
 def test_generator_reruns_never_force_the_slider_value(tiny_app):
     """A rerun that re-sends the slider's value (set_value) overwrites what the user pressed
-    since that rerun began: fast key presses are then dropped (tests/test_browser.py checks
+    since that rerun began: fast key presses are then dropped (tests/dashboard/test_browser.py checks
     the same in Chromium). Only a value outside the slider's range may be forced back."""
     at = open_page("generator")
     for fact in (1.05, 1.1, 1.15):

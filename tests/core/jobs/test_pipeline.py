@@ -1,7 +1,6 @@
 """Run store, split rules, the sample CLI and the Generator on a tiny real run (RunSampler)."""
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,9 @@ from PIL import Image
 from core.sampling.session import RunSampler
 from core.jobs.train_run import RunBusyError, _split_rows, is_locked, run_lock
 from core.store.runs import list_runs, open_run
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def test_split_uses_partition_then_falls_back():
@@ -80,3 +80,15 @@ def test_sample_cli_writes_grid(tiny_run, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "core", "sample", "tiny", "--sampler", "nope", "--out", str(out),
                           "--cache-dir", str(tiny_run.path.parents[1])], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "nope" in bad.stderr
+
+
+def test_sample_grid_scale(tiny_run, tmp_path):
+    from core.cli import main
+
+    cache = str(tiny_run.path.parents[1])
+    small, big = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["sample", "tiny", "--n", "3", "--out", str(small), "--cache-dir", cache]) == 0
+    assert main(["sample", "tiny", "--n", "3", "--scale", "3", "--out", str(big), "--cache-dir", cache]) == 0
+    w, h = Image.open(small).size
+    assert Image.open(big).size == (3 * w, 3 * h)
+    assert main(["sample", "tiny", "--scale", "0", "--out", str(big), "--cache-dir", cache]) == 2

@@ -2,7 +2,7 @@
 Playwright opens the UMAP page of the tiny run served by ``streamlit run``, clicks one real
 z-point of the WebGL scatter and waits for its decoded face (the reconstruction) to appear.
 
-AppTest (tests/test_dashboard_umap_clicks.py) cannot click a plotly chart: this test checks
+AppTest (tests/dashboard/test_dashboard_umap_clicks.py) cannot click a plotly chart: this test checks
 the path a user takes, browser -> plotly click -> streamlit selection -> rerun -> st.image.
 Screenshots (before, hover, after) are kept in ``test-artifacts/`` (git-ignored) for CI.
 """
@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_server import BROWSER_MARKS, CHROMIUM_ARGS, PAGE_WAIT_MS, chromium, streamlit_server
+from tests.browser_server import BROWSER_MARKS, CHROMIUM_ARGS, PAGE_WAIT_MS, chromium, streamlit_server
+from core.store.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 ARTIFACTS = ROOT / "test-artifacts"
 DECODE_WAIT_MS = 30_000     # the click's rerun: one decode and a kNN query on 300 points
 
@@ -26,12 +27,11 @@ pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
-def browser_cache(tiny_run, tmp_path_factory) -> Path:
+def browser_cache(tiny_run, copy_tiny, tmp_path_factory) -> Path:
     """A private copy of the tiny run with its UMAP already derived: the shared session run
     stays un-derived (other tests rely on the PCA fallback) and the app starts no jobs."""
     cache = tmp_path_factory.mktemp("browser-cache")
-    shutil.copytree(tiny_run.path, cache / "runs" / tiny_run.run_id,
-                    ignore=shutil.ignore_patterns(".lock", "*.lock", "job.json"))
+    copy_tiny(cache, tiny_run.run_id, skip=(".lock", "*.lock", "job.json"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-m", "core", "derive", tiny_run.run_id, "--cache-dir", str(cache)],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
