@@ -113,8 +113,8 @@ def slider_tables(args, run, src_z):
 
     from core.maps.embedding import Placer, embedding_spread, fit_umap
     from dashboard import cached
-    from dashboard.charts_maps import density_rgb, thumbnail_jpeg
-    from dashboard.widgets import face_jpeg
+    from dashboard.ui.charts_maps import density_rgb, thumbnail_jpeg
+    from dashboard.ui.widgets import face_jpeg
 
     root = str(run.path.parent.parent)
     t = time.perf_counter()

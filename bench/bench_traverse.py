@@ -24,7 +24,7 @@ from core.store.runs import open_run
 
 def jpeg_face(img: np.ndarray) -> bytes:
     # the dashboard's own encoder (imported lazily: dashboard/ imports streamlit)
-    from dashboard.widgets import face_jpeg
+    from dashboard.ui.widgets import face_jpeg
     return face_jpeg(img, cols=1, face_px=160)[0]
 
 

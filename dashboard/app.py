@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import jobs
-from dashboard.import_form import import_form
-from dashboard.sidebar import new_run_form, run_picker
+from dashboard.ui.import_form import import_form
+from dashboard.ui.sidebar import new_run_form, run_picker
 
 PAGES = [
     ("views/overview.py", "Overview", ":material/dashboard:"),

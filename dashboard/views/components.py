@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts_stats as charts
-from dashboard import normality_panel, widgets
+from dashboard.ui import charts_stats as charts
+from dashboard.ui import normality_panel, widgets
 
 
 def _table(s) -> int | None:

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import batch, planes, widgets
-from dashboard import charts_stats as charts
+from dashboard import batch
+from dashboard.ui import planes, widgets
+from dashboard.ui import charts_stats as charts
 
 
 def _pairs_table(s) -> tuple[int, int] | None:

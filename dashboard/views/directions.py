@@ -10,7 +10,8 @@ import numpy as np
 import streamlit as st
 
 from core.navigation import traverse
-from dashboard import cached_nav, charts_nav, nav_ui, state, widgets
+from dashboard import cached_nav, state
+from dashboard.ui import charts_nav, nav_ui, widgets
 
 N_SLIDERS = 6
 METHODS = {"mean_diff": "difference of class means", "logistic": "logistic-regression normal"}

@@ -22,9 +22,10 @@ from core.model.grid import to_png
 from core.quality.live import off_data
 from core.sampling.registry import data_inputs
 from core.store.paths import RunPaths
-from dashboard import batch, cached, state, widgets
-from dashboard.charts_maps import thumbnail_jpeg
-from dashboard.sampler_ui import batch_controls
+from dashboard import batch, cached, state
+from dashboard.ui import widgets
+from dashboard.ui.charts_maps import thumbnail_jpeg
+from dashboard.ui.sampler_ui import batch_controls
 
 
 def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None) -> pd.DataFrame:

@@ -13,7 +13,8 @@ import streamlit as st
 
 from core.jobs import launch
 from core.navigation import paths, traverse
-from dashboard import cached, cached_nav, charts_nav, nav_ui, planes, state, widgets
+from dashboard import cached, cached_nav, state
+from dashboard.ui import charts_nav, nav_ui, planes, widgets
 
 SECTIONS = {"path": "Path between two vectors", "nudge": "Micro-correlations of one vector"}
 

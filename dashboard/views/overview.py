@@ -5,8 +5,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import AtlasError
-from dashboard import cached, state, widgets
-from dashboard import charts_stats as charts
+from dashboard import cached, state
+from dashboard.ui import widgets
+from dashboard.ui import charts_stats as charts
 
 
 def _summary(run) -> None:

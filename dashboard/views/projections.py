@@ -6,8 +6,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import AtlasError
-from dashboard import batch, cached, normality_panel, planes, state, widgets
-from dashboard import charts_stats as charts
+from dashboard import batch, cached, state
+from dashboard.ui import normality_panel, planes, widgets
+from dashboard.ui import charts_stats as charts
 
 PLANES = {"coord": "coordinate plane (z_i, z_j)", "pca": "PCA main axes (a, b)"}
 

@@ -11,7 +11,8 @@ import streamlit as st
 from core.jobs import launch
 from core.quality import table
 from core.store.paths import RunPaths
-from dashboard import charts_quality, state, widgets
+from dashboard import state
+from dashboard.ui import charts_quality, widgets
 
 REF_NAMES = {"real": "held-out real images", "rec": "held-out reconstructions"}
 

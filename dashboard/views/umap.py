@@ -15,8 +15,9 @@ from core.errors import AtlasError
 from core.jobs import launch
 from core.quality.live import off_data
 from core.store.paths import RunPaths
-from dashboard import batch, cached, state, widgets
-from dashboard.charts_maps import color_marker, umap_figure
+from dashboard import batch, cached, state
+from dashboard.ui import widgets
+from dashboard.ui.charts_maps import color_marker, umap_figure
 
 FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
 SKIP_COLUMNS = {"row", "image_id", "path", "partition", "recon_mse"}

@@ -100,7 +100,7 @@ def training_panel(paths: RunPaths) -> None:
     except AtlasError:
         hist = []
     if hist:
-        from dashboard import charts_stats
+        from dashboard.ui import charts_stats
 
         st.plotly_chart(charts_stats.loss_curves(hist), width="stretch", key="live_loss")
         st.caption(f"Loss so far ({len(hist)} epochs finished); the curve grows while the training runs.")

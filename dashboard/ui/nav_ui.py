@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.navigation import paths
-from dashboard import batch, cached, cached_nav, charts_nav, widgets
+from dashboard import batch, cached, cached_nav
+from dashboard.ui import charts_nav, widgets
 
 KINDS = {"row": "real z-point (row or image id)", "map": "spot picked on the map",
          "batch": "vector of the current batch", "center": "the cloud's center",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.maps.plane import stats_plane
 from dashboard import batch, cached, state
-from dashboard.charts_maps import projection_scatter
+from dashboard.ui.charts_maps import projection_scatter
 
 MAX_SCATTER = 50_000   # points drawn; contours and ellipses always use every z-point
 
