@@ -10,9 +10,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from core.jobs import launch
-from core.sampling.session import Batch
-from core.store.paths import RunPaths
+from core import api
 from dashboard import cached, state
 
 _KEY, _MEMORY = "batch", "batch_memory"
@@ -57,11 +55,11 @@ def label() -> str:
     return spec().label()
 
 
-def current(rid: str) -> Batch:
+def current(rid: str) -> api.Batch:
     """The batch the Generator page shows, computed (or taken from the cache) for any page."""
     return cached.batch(rid, state.root(), spec())
 
 
 def placement(rid: str) -> np.ndarray:
     """Where the current batch lands on the run's 2-D map [n, 2]."""
-    return cached.placed(rid, state.root(), launch.umap_ready(RunPaths.of(rid)), spec())
+    return cached.placed(rid, state.root(), api.umap_ready(api.RunPaths.of(rid)), spec())

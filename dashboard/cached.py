@@ -11,11 +11,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import api
 from core.errors import BrokenArtifactError
-from core.jobs.derive import UMAP_PARAMS
-from core.maps.plane import stats_plane
-from core.sampling.session import Batch, RunSampler
-from core.store.runs import open_run
 
 if TYPE_CHECKING:
     from dashboard.batch import BatchSpec
@@ -24,7 +21,7 @@ N_CLOUD = 2000   # points per sampler when a distribution (not a face grid) is d
 
 
 class SharedQueryIndex:
-    """Wraps the run's neighbour index (core.analysis.fast_knn.open_knn_index) and remembers
+    """Wraps the run's neighbour index (api.open_knn_index) and remembers
     its last answer: the batch diagnostics (k=16) and the map placement (k=15) of the same new vectors then cost one pass over the
     200,000 z-points instead of two (a pass is most of a slider move's time)."""
 
@@ -65,21 +62,19 @@ def _one_blas_thread() -> None:
 
 
 @st.cache_resource(max_entries=4, show_spinner="loading the run (model, z-points, neighbour index)")
-def generator(run_id: str, root: str) -> RunSampler:
+def generator(run_id: str, root: str) -> api.RunSampler:
     import torch
 
     # The server only decodes small batches: one thread is as fast for 21 faces and does not
     # collapse when a training or UMAP job competes for the same two cores (2 threads: 10x).
     torch.set_num_threads(1)
     _one_blas_thread()
-    run = open_run(run_id, root)
-    from core.analysis.fast_knn import open_knn_index
-
+    run = api.open_run(run_id, root)
     # z-points in memory, never mapped: a z.npy truncated under a mapping kills the server
     # (SIGBUS) for every user. The run's persisted neighbour index (built once, by derive or
     # here), its last query shared by the diagnostics and the map placement.
     z = run.z(mmap=False)
-    gen = RunSampler(run, knn=SharedQueryIndex(open_knn_index(z, run.derived())), z=z)
+    gen = api.RunSampler(run, knn=SharedQueryIndex(api.open_knn_index(z, run.derived())), z=z)
     _LOADED.add((run_id, root))
     return gen
 
@@ -105,7 +100,7 @@ def knn(run_id: str, root: str):
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def index(run_id: str, root: str) -> pd.DataFrame:
-    return open_run(run_id, root).index()
+    return api.open_run(run_id, root).index()
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -113,7 +108,7 @@ def index_columns(run_id: str, root: str) -> list[str]:
     """The index table's column names, from the parquet footer (no rows read)."""
     import pyarrow.parquet as pq
 
-    path = open_run(run_id, root).paths.index
+    path = api.open_run(run_id, root).paths.index
     try:
         names = pq.read_schema(path).names
     except (OSError, ValueError) as e:   # ArrowInvalid is a ValueError: a damaged table
@@ -124,11 +119,11 @@ def index_columns(run_id: str, root: str) -> list[str]:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def images(run_id: str, root: str):
-    return open_run(run_id, root).images()          # uint8 [N, S, S, 3], rows read on demand
+    return api.open_run(run_id, root).images()          # uint8 [N, S, S, 3], rows read on demand
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def batch(run_id: str, root: str, spec: "BatchSpec") -> Batch:
+def batch(run_id: str, root: str, spec: "BatchSpec") -> api.Batch:
     """The batch of ``spec`` (dashboard.batch.BatchSpec): vectors, decoded faces, diagnostics."""
     return generator(run_id, root).batch(spec.sampler, spec.n, seed=spec.seed, **spec.kwargs)
 
@@ -174,7 +169,7 @@ class _PCAPlacer:
         self.stats = st_
 
     def place(self, q: np.ndarray) -> np.ndarray:
-        return stats_plane(self.stats, q)
+        return api.stats_plane(self.stats, q)
 
 
 @st.cache_resource(max_entries=4, show_spinner="loading the 2-D map of the z-points")
@@ -183,14 +178,12 @@ def map_layout(run_id: str, root: str, umap_ready: bool) -> MapLayout:
     gen = generator(run_id, root)
     s = stats(run_id, root)
     if umap_ready:
-        from core.maps.embedding import Placer, load_embedding
-
         # the background job wrote it; the server only loads it, never fits
-        emb = load_embedding(gen.z, gen.run.derived(), s.z_key, **UMAP_PARAMS)
+        emb = api.derived_umap(gen.run, gen.z, s.z_key)
         if emb is None:
-            return MapLayout("pca", stats_plane(s, gen.z), _PCAPlacer(s))
-        return MapLayout("umap", emb.coords, Placer.from_embedding(gen.z, emb, knn=gen.knn))
-    return MapLayout("pca", stats_plane(s, gen.z), _PCAPlacer(s))
+            return MapLayout("pca", api.stats_plane(s, gen.z), _PCAPlacer(s))
+        return MapLayout("umap", emb.coords, api.Placer.from_embedding(gen.z, emb, knn=gen.knn))
+    return MapLayout("pca", api.stats_plane(s, gen.z), _PCAPlacer(s))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -199,12 +192,9 @@ def map_coords(run_id: str, root: str, umap_ready: bool) -> tuple[str, np.ndarra
     its file is read (keyed by the z-points' fingerprint that derive recorded): no z-points,
     model, neighbour index or statistics, so a cold page draws in a second. Else the layout."""
     if umap_ready:
-        from core.jobs.derive import derive_status
-        from core.maps.embedding import load_embedding
-
-        run = open_run(run_id, root)
-        key = derive_status(run.paths).get("z_key")
-        emb = load_embedding(_shape_only(run.paths.z), run.derived(), key, **UMAP_PARAMS) if key else None
+        run = api.open_run(run_id, root)
+        key = api.derive_status(run.paths).get("z_key")
+        emb = api.derived_umap(run, _shape_only(run.paths.z), key) if key else None
         if emb is not None:
             emb.coords.flags.writeable = False                      # shared by every session
             return "umap", emb.coords
@@ -214,7 +204,7 @@ def map_coords(run_id: str, root: str, umap_ready: bool) -> tuple[str, np.ndarra
 
 def _shape_only(npy) -> np.ndarray:
     """An [N, d] array of z.npy's shape that holds no data (every row a view of one zero):
-    what load_embedding checks, without reading or mapping 200 MB of z-points."""
+    what the embedding's check needs, without reading or mapping 200 MB of z-points."""
     with open(npy, "rb") as f:
         version = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -258,12 +248,10 @@ def color_values(run_id: str, root: str, column: str) -> tuple[np.ndarray, list[
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def live_judge(run_id: str, root: str):
-    """Face rate and diversity references of a run (core.quality.live), built once per run."""
-    from core.quality.live import LiveJudge
-
+    """Face rate and diversity references of a run (api.LiveJudge), built once per run."""
     gen = generator(run_id, root)
     rows = gen.heldout_rows if len(gen.heldout_rows) else gen.train_rows
-    return LiveJudge(gen.decode, np.asarray(gen.z[rows[:2000]]))
+    return api.LiveJudge(gen.decode, np.asarray(gen.z[rows[:2000]]))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -277,6 +265,4 @@ def live_check(run_id: str, root: str, spec: "BatchSpec") -> dict:
 @st.cache_data(ttl=10, show_spinner=False)
 def quality_rows(run_id: str, root: str) -> list[dict]:
     """Rows the quality job has cached so far (re-read at most every 10 s)."""
-    from core.quality.table import read_rows
-
-    return read_rows(open_run(run_id, root))
+    return api.quality_rows(api.open_run(run_id, root))

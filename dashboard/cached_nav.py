@@ -6,40 +6,34 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core import api
+from core.errors import AtlasError
 from dashboard import cached
 
 
 @st.cache_resource(max_entries=8, show_spinner="fitting a direction for every attribute (once per run)")
 def attribute_directions(run_id: str, root: str, method: str):
-    from core.navigation.attributes import attribute_directions as fit
-
     gen = cached.generator(run_id, root)
-    return fit(gen.z, cached.index(run_id, root), cached.stats(run_id, root), method=method)
+    return api.attribute_directions(gen.z, cached.index(run_id, root), cached.stats(run_id, root), method=method)
 
 
 @st.cache_data(max_entries=16, show_spinner="projecting the z-points onto the attribute direction")
 def attribute_plane(run_id: str, root: str, method: str, name: str) -> np.ndarray:
-    from core.navigation.attributes import attribute_plane as plane
-
     u, _ = attribute_directions(run_id, root, method).get(name)
-    return plane(cached.generator(run_id, root).z, u, cached.stats(run_id, root))
+    return api.attribute_plane(cached.generator(run_id, root).z, u, cached.stats(run_id, root))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def attribute_groups(run_id: str, root: str) -> dict[str, np.ndarray]:
-    from core.navigation.attributes import label_groups
-
-    return label_groups(cached.index(run_id, root))
+    return api.label_groups(cached.index(run_id, root))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def map_inverse(run_id: str, root: str, umap_ready: bool):
-    from core.navigation.inverse import MapInverse
-
     layout = cached.map_layout(run_id, root, umap_ready)
     # plain blend: re-scaling it to the neighbours' Mahalanobis radius measured less faithful
     # on held-out faces (bench/bench_inverse.py)
-    return MapInverse(layout.coords, cached.generator(run_id, root).z)
+    return api.MapInverse(layout.coords, cached.generator(run_id, root).z)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -51,12 +45,10 @@ def probes(run_id: str, root: str, umap_ready: bool) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False)
 def face_detector():
-    """core.quality.faces.has_face (OpenCV's Haar cascade) when that package and OpenCV are
-    installed, else None: the strips then show no face column."""
+    """api.has_face (OpenCV's Haar cascade) when OpenCV is installed, else None: the strips
+    then show no face column."""
     try:
-        from core.errors import AtlasError
-        from core.quality.faces import has_face
-
+        has_face = api.has_face
         has_face(np.zeros((1, 64, 64, 3), np.uint8))          # loads the cascade once
     except (ImportError, AtlasError, AttributeError):
         return None

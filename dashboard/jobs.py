@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 
-from core.config import make_config
-from core.jobs.launch import start_training
-from core.store.paths import runs_dir
+from core import api
 
 DEMO_RUN_ID = "demo"
 # The first-launch run: built-in synthetic faces, a few minutes on 2 CPU cores.
-DEMO_CONFIG = make_config(dataset="synthetic", synthetic_n=6000, image_size=64, z_dim=256, epochs=8)
+DEMO_CONFIG = api.make_config(dataset="synthetic", synthetic_n=6000, image_size=64, z_dim=256, epochs=8)
 
 
 def auto_jobs() -> bool:
@@ -21,7 +19,7 @@ def auto_jobs() -> bool:
 
 def ensure_demo(cache_dir: str | None = None) -> bool:
     """First launch: an empty cache trains the demo run. True if a training was spawned."""
-    d = runs_dir(cache_dir)
+    d = api.runs_dir(cache_dir)
     if not auto_jobs() or (d.is_dir() and any(p.is_dir() for p in d.iterdir())):
         return False
-    return start_training(DEMO_RUN_ID, DEMO_CONFIG, cache_dir)
+    return api.start_training(DEMO_RUN_ID, DEMO_CONFIG, cache_dir)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.store.paths import cache_root
+from core import api
 
 
 def root() -> str:
-    return str(cache_root())
+    return str(api.cache_root())
 
 
 def run_id() -> str | None:

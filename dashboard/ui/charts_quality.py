@@ -10,7 +10,7 @@ LINE_STYLES = {"REC": ("#2E7D32", "dash"), "REAL": ("#555555", "dot"), "diag_gau
 
 
 def fid_vs_fact(rows: list[dict], ref: str, metric: str = "fid") -> go.Figure:
-    """rows: quality records (core.quality.table); ref: 'real' or 'rec'."""
+    """rows: quality records (api.quality_rows); ref: 'real' or 'rec'."""
     fig = go.Figure()
     for sampler, color in SWEEP_COLORS.items():
         pts = sorted((r["params"]["fact"], r["metrics"][ref][metric]) for r in rows

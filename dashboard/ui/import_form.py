@@ -1,5 +1,5 @@
 """Sidebar: "Import a model": an autoencoder trained elsewhere becomes a run, imported by
-``python -m core import --request FILE`` in the background (core.jobs.launch.start_import),
+``python -m core import --request FILE`` in the background (api.start_import),
 with its progress here; the same options as the command line (README, "Bring your own model")."""
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import DataConfig
+from core import api
 from core.errors import AtlasError
-from core.jobs import launch
-from core.jobs.import_run import default_import_id, request_json
-from core.model.conventions import RANGES
-from core.model.external import ExternalConfig
-from core.store.paths import RunPaths
-from core.store.run_id import check_run_id
 from dashboard import state
 
 ROUTES = {"onnx": "ONNX files (also Keras / TensorFlow via tf2onnx)", "torchscript": "TorchScript file(s)",
@@ -66,7 +60,7 @@ def _convention_fields() -> dict:
     st.markdown("**What the model expects** (ONNX inputs say size and layout themselves)")
     c1, c2 = st.columns(2)
     size = c1.number_input("Image size (0: from the model)", 0, 1024, 0, step=16, key="imp_size")
-    vrange = c2.selectbox("Value range", list(RANGES), key="imp_range", format_func=lambda r: f"[{r}]")
+    vrange = c2.selectbox("Value range", list(api.VALUE_RANGES), key="imp_range", format_func=lambda r: f"[{r}]")
     c3, c4 = st.columns(2)
     layout = c3.selectbox("Channels", ["auto", "nchw", "nhwc"], key="imp_layout",
                           format_func={"auto": "auto", "nchw": "first (PyTorch)", "nhwc": "last (Keras)"}.get)
@@ -93,17 +87,17 @@ def _submit(fields: dict, data_args: dict, rid: str) -> None:
 
     try:
         args = json.loads(fields.pop("model_args", "{}") or "{}")
-        ext = ExternalConfig(**fields, model_args=args)
+        ext = api.ExternalConfig(**fields, model_args=args)
         ext.check()
-        data = DataConfig(**data_args)
-        rid = check_run_id(rid.strip() or default_import_id(ext, data))
+        data = api.DataConfig(**data_args)
+        rid = api.check_run_id(rid.strip() or api.default_import_id(ext, data))
     except (AtlasError, ValueError, TypeError) as e:
         st.error(f"refused: {e}")
         return
-    if RunPaths.of(rid).exists():
+    if api.RunPaths.of(rid).exists():
         st.error(f"run {rid} already exists; pick another run id")
         return
-    if launch.start_import(rid, request_json(ext, data)):
+    if api.start_import(rid, api.import_request_json(ext, data)):
         st.session_state.setdefault("_importing", []).append(rid)
     st.rerun()
 
@@ -126,7 +120,7 @@ def import_form() -> None:
                 st.error("give the path of the images to encode")
             else:
                 _submit(fields, data, rid)
-        if launch.imports() or st.session_state.get("_importing"):
+        if api.imports() or st.session_state.get("_importing"):
             _imports_panel()
 
 
@@ -134,19 +128,19 @@ def import_form() -> None:
 def _imports_panel() -> None:
     """Running and failed imports; a finished one becomes the picked run."""
     for rid in list(st.session_state.get("_importing", [])):
-        if RunPaths.of(rid).exists():
+        if api.RunPaths.of(rid).exists():
             st.session_state["_importing"].remove(rid)
             state.select_run(rid)
             st.rerun(scope="app")
-    for rid, s in launch.imports():
+    for rid, s in api.imports():
         if s.get("state") == "failed":
             st.error(f"import of **{rid}** refused: {s.get('message')}")
             if st.button("Dismiss", key=f"imp_dismiss_{rid}"):
-                launch.dismiss_import(rid)
+                api.dismiss_import(rid)
                 st.rerun(scope="app")
             continue
         frac = s.get("encoded", 0) / s["total"] if s.get("total") else 0.0
         st.progress(min(frac, 1.0), text=f"importing **{rid}**: {s.get('state')}, {s.get('message', '')}")
-        tail = launch.log_tail(RunPaths.of(rid).import_log, 5)
+        tail = api.log_tail(api.RunPaths.of(rid).import_log, 5)
         if tail:
             st.code(tail, language=None)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.navigation import paths
+from core import api
 from dashboard import batch, cached, cached_nav
 from dashboard.ui import charts_nav, widgets
 
@@ -47,7 +47,7 @@ def vector_picker(label: str, key: str, rid: str, root: str, s, default: str = "
         if kind == "row":
             row = _row_from_text(rid, root, st.text_input("row or image id", str(default_row), key=f"{key}_row"),
                                  len(gen.z))
-            return paths.endpoint("row", s, z=gen.z, row=row), f"real {image_label(rid, root, row)}"
+            return api.path_endpoint("row", s, z=gen.z, row=row), f"real {image_label(rid, root, row)}"
         if kind == "map":
             pick = st.session_state.get(MAP_PICK)
             if pick is None:
@@ -59,11 +59,11 @@ def vector_picker(label: str, key: str, rid: str, root: str, s, default: str = "
             i = st.number_input("vector #", 0, len(b.z) - 1, 0, key=f"{key}_batch")
             return np.asarray(b.z[int(i)], np.float64), f"batch vector #{i} ({batch.label()})"
         if kind == "center":
-            return paths.endpoint("center", s), "the center"
+            return api.path_endpoint("center", s), "the center"
         c1, c2 = st.columns(2)
         ax = c1.number_input("main axis", 0, s.d - 1, 0, key=f"{key}_axis")
         k = c2.number_input("k (σ)", -6.0, 6.0, 2.0, 0.5, key=f"{key}_k")
-        return paths.endpoint("axis", s, axis=int(ax), k_sigma=float(k)), f"{k:+g}σ on main axis {ax}"
+        return api.path_endpoint("axis", s, axis=int(ax), k_sigma=float(k)), f"{k:+g}σ on main axis {ax}"
     except ValueError as e:
         st.error(str(e))
         return None
@@ -87,12 +87,12 @@ def reference(rid: str, root: str) -> dict[str, float]:
 
 
 def strip(rid: str, root: str, s, points: np.ndarray, caption: str, steps_label=None,
-          x_title: str = "step", key: str = "") -> paths.StepMeasures:
+          x_title: str = "step", key: str = "") -> api.StepMeasures:
     """Decoded faces of points [n, d] in one row, then Mahalanobis radius and nearest-real
     distance per step against the held-out real points' medians."""
     images = decode(rid, root, points)
     show_strip(images, caption)
-    m = paths.step_measures(points, s, cached.knn(rid, root), images, cached_nav.face_detector())
+    m = api.step_measures(points, s, cached.knn(rid, root), images, cached_nav.face_detector())
     x = np.arange(len(points)) if steps_label is None else np.asarray(steps_label)
     series = {"Mahalanobis radius": m.maha, "nearest real distance": m.nn_dist}
     if m.face_rate is not None:
@@ -104,7 +104,7 @@ def strip(rid: str, root: str, s, points: np.ndarray, caption: str, steps_label=
     return m
 
 
-def measures_table(m: paths.StepMeasures, rid: str, root: str) -> pd.DataFrame:
+def measures_table(m: api.StepMeasures, rid: str, root: str) -> pd.DataFrame:
     df = pd.DataFrame(m.table())
     df["nearest real"] = [image_label(rid, root, int(r)) for r in m.nn_row]
     return df.drop(columns=["nearest real row"])

@@ -1,15 +1,15 @@
 """'Is the core a multivariate normal?': the normality figures the statistics already hold
-(core.analysis.normality.verdict), in words, for the Components and Projections pages."""
+(api.normality_verdict), in words, for the Components and Projections pages."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from core.analysis.normality import verdict
+from core import api
 
 
 def show(s, expanded: bool = False) -> None:
-    v = verdict(s)
+    v = api.normality_verdict(s)
     with st.expander(f"Is the core a multivariate normal? {v['headline'].split(':')[0]}", expanded=expanded):
         st.markdown(f"**{v['headline']}**")
         st.markdown("\n".join(f"- {line}" for line in v["details"]))

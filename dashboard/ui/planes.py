@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.maps.plane import stats_plane
+from core import api
 from dashboard import batch, cached, state
 from dashboard.ui.charts_maps import projection_scatter
 
@@ -24,7 +24,7 @@ def plane(rid: str, root: str, kind: str, a: int, b: int):
     s = cached.stats(rid, root)
     z = cached.generator(rid, root).z
     if kind == "pca":
-        xy = stats_plane(s, z, a, b)
+        xy = api.stats_plane(s, z, a, b)
         mean, cov = np.zeros(2), np.diag(s.pca_eigvals[[a, b]])
         ex = s.pca_explained
         labels = (f"main axis {a} ({100 * ex[a]:.1f}% of variance)", f"main axis {b} ({100 * ex[b]:.1f}%)")
@@ -37,7 +37,7 @@ def plane(rid: str, root: str, kind: str, a: int, b: int):
 
 def project_batch(rid: str, root: str, kind: str, a: int, b: int, zb: np.ndarray) -> np.ndarray:
     if kind == "pca":
-        return stats_plane(cached.stats(rid, root), zb, a, b)
+        return api.stats_plane(cached.stats(rid, root), zb, a, b)
     return zb[:, [a, b]]
 
 

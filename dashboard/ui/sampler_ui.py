@@ -1,4 +1,4 @@
-"""Widgets for a sampler's parameters, built from core.sampling.registry (defaults, bounds, slider
+"""Widgets for a sampler's parameters, built from core's sampler registry (defaults, bounds, slider
 ranges, docs, which base sampler a wrapper forwards to), so a new sampler in core shows up here
 without UI code. The widgets start from the session's batch (dashboard.batch) and return the
 new one."""
@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from core.sampling.registry import SAMPLERS, Param, widget_params
+from core import api
 from dashboard import batch
 
 
@@ -30,7 +30,7 @@ def _clamp(key: str, kind, lo, hi) -> None:
         st.session_state[key] = c
 
 
-def _widget(sampler: str, name: str, p: Param, d: int, start: dict):
+def _widget(sampler: str, name: str, p: api.Param, d: int, start: dict):
     key = _seed_widget(f"gen_{sampler}_{name}", start.get(name, p.default))
     if p.kind == "choice":
         return st.selectbox(name, list(p.choices), key=key, help=p.doc)
@@ -45,17 +45,17 @@ def _widget(sampler: str, name: str, p: Param, d: int, start: dict):
 def batch_controls(d: int, cols) -> batch.BatchSpec:
     """Sampler, its parameters, seed and number of faces over ``cols`` (at least 5): the new batch."""
     now = batch.spec()
-    names = list(SAMPLERS)
+    names = list(api.SAMPLERS)
     key = _seed_widget("gen_sampler", now.sampler if now.sampler in names else "box")
     name = cols[0].selectbox("sampler", names, key=key, help="how the latent vectors are drawn")
-    st.caption(SAMPLERS[name].doc.replace("*", "·"))   # '*' would start markdown italics
+    st.caption(api.SAMPLERS[name].doc.replace("*", "·"))   # '*' would start markdown italics
     start = batch.remembered(name)
-    spec = SAMPLERS[name]
+    spec = api.SAMPLERS[name]
     if spec.wraps:   # the base sampler decides which other parameters get widgets
         start.setdefault(spec.wraps, st.session_state.get(f"gen_{name}_{spec.wraps}",
                                                            spec.params[spec.wraps].default))
     params: dict = {}
-    for i, (pname, p) in enumerate(widget_params(name, start).items()):
+    for i, (pname, p) in enumerate(api.widget_params(name, start).items()):
         with cols[1 + i % 2]:
             params[pname] = _widget(name, pname, p, d, start)
     seed = cols[3].number_input("seed", 0, 1_000_000, key=_seed_widget("gen_seed", now.seed))

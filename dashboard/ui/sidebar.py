@@ -5,12 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.config import make_config
+from core import api
 from core.errors import AtlasError
-from core.jobs import launch
-from core.jobs.train_run import default_run_id
-from core.store.paths import RunPaths
-from core.store.runs import Run, summary_line
 from dashboard import jobs, state
 
 DATASETS = {"synthetic": "synthetic faces (built in)", "celeba": "CelebA folder", "folder": "image folder"}
@@ -19,9 +15,9 @@ RESUMABLE = ("failed", "interrupted", "unknown")
 
 def _summary(rid: str) -> dict:
     """The store's one description of a run, with the launcher's 'starting' state."""
-    paths = RunPaths.of(rid)
-    s = Run(paths.folder).summary() if paths.exists() else {"run_id": rid, "problem": None}
-    st_ = launch.run_status(paths)
+    paths = api.RunPaths.of(rid)
+    s = api.Run(paths.folder).summary() if paths.exists() else {"run_id": rid, "problem": None}
+    st_ = api.run_status(paths)
     if st_.get("state") == "starting" or not paths.exists():
         s["state"] = "starting"
     return s
@@ -29,10 +25,10 @@ def _summary(rid: str) -> dict:
 
 def _default(rids: list[str]) -> str:
     def mtime(rid: str) -> float:
-        p = RunPaths.of(rid).status
+        p = api.RunPaths.of(rid).status
         return p.stat().st_mtime if p.exists() else 0.0
 
-    done = [r for r in rids if launch.run_status(RunPaths.of(r)).get("state") == "done"]
+    done = [r for r in rids if api.run_status(api.RunPaths.of(r)).get("state") == "done"]
     return max(done or rids, key=mtime)
 
 
@@ -45,7 +41,7 @@ def _flash() -> None:
 
 def run_picker(select: str | None = None) -> str | None:
     """The run picker; returns the picked run id (what every page shows) or None."""
-    rids = launch.run_ids()
+    rids = api.run_ids()
     if select or "_select_run" in st.session_state:
         st.session_state["run_id"] = st.session_state.pop("_select_run", None) or select
     if not rids:
@@ -59,43 +55,43 @@ def run_picker(select: str | None = None) -> str | None:
     if st.session_state.get("run_id") not in rids:
         st.session_state["run_id"] = _default(rids)
     rid = st.selectbox("Run", rids, key="run_id", help="Every run in the cache, complete or not.")
-    paths = RunPaths.of(rid)
+    paths = api.RunPaths.of(rid)
     s = _summary(rid)
-    st.caption(summary_line(s))
+    st.caption(api.summary_line(s))
     _flash()
     if s["state"] == "done":
         _ensure_derived(rid, paths)
-    elif s["state"] in RESUMABLE and not launch.training_active(paths):
+    elif s["state"] in RESUMABLE and not api.training_active(paths):
         if st.button("Resume training", help="Continues from the last checkpointed epoch."):
-            if not launch.resume_training(rid):
+            if not api.resume_training(rid):
                 st.session_state["_sidebar_flash"] = ("error", "this run has no configuration to resume "
                                                                "from; start it as a new run")
             st.rerun()
-    busy = [r for r in rids if r != rid and launch.training_active(RunPaths.of(r))]
+    busy = [r for r in rids if r != rid and api.training_active(api.RunPaths.of(r))]
     if busy:
         st.caption("training in the background: " + ", ".join(busy))
     return rid
 
 
-def _ensure_derived(rid: str, paths: RunPaths) -> None:
+def _ensure_derived(rid: str, paths: api.RunPaths) -> None:
     """Statistics and UMAP are fitted once per run by a background job; start it if needed."""
-    ds = launch.derive_state(paths)
+    ds = api.derive_state(paths)
     stale = ds.get("state") in ("missing", "interrupted") or (
-        ds.get("state") == "done" and not launch.umap_ready(paths))
+        ds.get("state") == "done" and not api.umap_ready(paths))
     if stale and jobs.auto_jobs():
-        launch.start_derive(rid)
-        ds = launch.derive_state(paths)
+        api.start_derive(rid)
+        ds = api.derive_state(paths)
     if ds.get("state") == "running":
         st.caption(f"UMAP being fitted in the background: {ds.get('message', '')} "
                    f"({100 * ds.get('fraction', 0):.0f}%)")
     elif ds.get("state") == "failed":
         st.caption(f"UMAP job failed: {ds.get('message')}")
         if st.button("Retry UMAP"):
-            launch.start_derive(rid)
+            api.start_derive(rid)
 
 
 def new_run_form() -> None:
-    with st.expander("New run", expanded=not launch.run_ids()):
+    with st.expander("New run", expanded=not api.run_ids()):
         with st.form("new_run", border=False):
             dataset = st.radio("Dataset", list(DATASETS), format_func=DATASETS.get, key="new_dataset")
             data_dir = st.text_input("Path (CelebA root or image folder)", key="new_path",
@@ -119,15 +115,15 @@ def new_run_form() -> None:
         else:
             options["data_dir"] = str(Path(data_dir).expanduser())
         try:
-            cfg = make_config(**options)
+            cfg = api.make_config(**options)
         except (AtlasError, ValueError) as e:
             st.error(f"refused: {e}")
             return
-        rid = default_run_id(cfg)
-        state_now = launch.run_status(RunPaths.of(rid)).get("state")
+        rid = api.default_run_id(cfg)
+        state_now = api.run_status(api.RunPaths.of(rid)).get("state")
         if state_now == "done":
             st.session_state["_sidebar_flash"] = ("info", f"run {rid} already exists: selected it")
-        elif not launch.start_training(rid, cfg):
+        elif not api.start_training(rid, cfg):
             st.session_state["_sidebar_flash"] = ("info", f"run {rid} is already being trained")
         state.select_run(rid)
         st.rerun()

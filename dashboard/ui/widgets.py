@@ -10,11 +10,8 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
+from core import api
 from core.errors import AtlasError, BrokenArtifactError, NotReadyError
-from core.jobs import launch
-from core.model.grid import tile
-from core.store.paths import RunPaths
-from core.store.runs import Run, open_run
 from dashboard import state
 
 FACE_PX = 112          # faces are shown at least this many pixels wide
@@ -24,13 +21,13 @@ def face_jpeg(images: np.ndarray, cols: int = 7, face_px: int = FACE_PX) -> tupl
     """JPEG (quality 92) of a face grid at its own resolution, and the width to show it at so
     each face is >= face_px wide. The browser enlarges it; a PNG would cost ~5 ms to encode
     (and st.image re-encodes a PNG without alpha to JPEG unless told otherwise), JPEG 0.4 ms.
-    Downloads stay lossless PNG (core.model.grid.to_png)."""
+    Downloads stay lossless PNG (api.face_grid_png)."""
     from PIL import Image
 
     s = images.shape[1]
     scale = max(1, math.ceil(face_px / s))
     cols = max(1, min(cols, len(images)))
-    grid = tile(images, cols=cols)
+    grid = api.face_grid(images, cols=cols)
     buf = io.BytesIO()
     Image.fromarray(grid).save(buf, format="JPEG", quality=92)
     return buf.getvalue(), grid.shape[1] * scale
@@ -74,10 +71,10 @@ def progress_body(st_: dict) -> None:
 
 
 @st.fragment(run_every=2.0)
-def training_panel(paths: RunPaths) -> None:
+def training_panel(paths: api.RunPaths) -> None:
     """Live progress of a run not yet complete; reruns the whole app once it is done."""
-    st_ = launch.run_status(paths)
-    active = launch.training_active(paths)
+    st_ = api.run_status(paths)
+    active = api.training_active(paths)
     if st_.get("state") == "done":
         st.success("training finished: loading the run")
         st.rerun()
@@ -96,7 +93,7 @@ def training_panel(paths: RunPaths) -> None:
         st.warning(f"training of this run is not running (last state: {st_.get('state')}). "
                    "Start it again from the sidebar (it resumes from the last finished epoch).")
     try:   # history.json is rewritten after every epoch: the curve grows while the run trains
-        hist = Run(paths.folder).history()
+        hist = api.Run(paths.folder).history()
     except AtlasError:
         hist = []
     if hist:
@@ -104,7 +101,7 @@ def training_panel(paths: RunPaths) -> None:
 
         st.plotly_chart(charts_stats.loss_curves(hist), width="stretch", key="live_loss")
         st.caption(f"Loss so far ({len(hist)} epochs finished); the curve grows while the training runs.")
-    tail = launch.log_tail(paths.train_log)
+    tail = api.log_tail(paths.train_log)
     if tail:
         with st.expander("training log (last lines)"):
             st.code(tail, language=None)
@@ -135,21 +132,21 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def complete_run() -> Run | None:
+def complete_run() -> api.Run | None:
     """The selected run if it is complete; otherwise explain (or show progress) and return None."""
     rid = state.run_id()
     if rid is None:
         st.info("No run selected. Start one from the sidebar (“New run”).")
         return None
     st.caption(f"run `{rid}`")
-    run = open_run(rid)                 # UnknownRunError: shown by the page guard
+    run = api.open_run(rid)             # UnknownRunError: shown by the page guard
     if run.complete:
         return run
-    training_panel(RunPaths.of(rid))
+    training_panel(api.RunPaths.of(rid))
     return None
 
 
-def open_page(title: str) -> Run | None:
+def open_page(title: str) -> api.Run | None:
     """Every page's opening: its title, the run it shows, then that run if complete (else why not)."""
     st.title(title)
     return complete_run()

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from core.navigation import traverse
+from core import api
 from dashboard import cached_nav, state
 from dashboard.ui import charts_nav, nav_ui, widgets
 
@@ -29,7 +29,7 @@ def axis_sliders(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
                                          key=f"dir_ax{k}", help="offset from the base face in σ of this axis")
                    for k in range(n)}
     t0 = time.perf_counter()
-    v = traverse.move_along_axes(s, base, offsets)
+    v = api.move_along_axes(s, base, offsets)
     img = nav_ui.decode(rid, root, v)
     with right:
         widgets.show_faces(img, caption=f"{label} moved by " + (", ".join(
@@ -40,7 +40,7 @@ def axis_sliders(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
 
 def axis_strips(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
     n = st.slider("main axes to show as strips", 1, min(12, s.pca_rank), min(5, s.pca_rank), key="dir_n_strips")
-    pts = np.concatenate([traverse.axis_strip(s, base, k, 3.0, 7) for k in range(int(n))])
+    pts = np.concatenate([api.axis_strip(s, base, k, 3.0, 7) for k in range(int(n))])
     nav_ui.show_strip(nav_ui.decode(rid, root, pts), cols=7, face_px=96,
                       caption=f"one row per main axis 0 … {int(n) - 1}: {label} moved −3σ, −2σ, …, +3σ along it "
                                "(the middle column is the base face)")
@@ -78,15 +78,13 @@ def attributes(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
         name = c1.selectbox("attribute", names, index=_default_attribute(names, names[0]), key="dir_attr")
         extent = c2.slider("reach (σ)", 1.0, 6.0, 3.0, 0.5, key="dir_extent")
         u, sigma = res.get(name)
-        pts = traverse.strip(base, u, sigma, float(extent), 7)
+        pts = api.direction_strip(base, u, sigma, float(extent), 7)
         m = nav_ui.strip(rid, root, s, pts, f"{label}: less {name} ← → more {name} "
                          f"(−{extent:g}σ … +{extent:g}σ along its direction)",
                          steps_label=np.linspace(-extent, extent, 7), x_title="σ along the direction", key="attr")
     xy = cached_nav.attribute_plane(rid, root, method, name)
     groups = cached_nav.attribute_groups(rid, root)
-    from core.navigation.attributes import attribute_plane
-
-    walk = attribute_plane(pts, u, s)
+    walk = api.attribute_plane(pts, u, s)
     st.plotly_chart(charts_nav.attribute_map(xy, groups[name], name, "main spread orthogonal to it (σ)",
                                              {"this strip": walk}), width="stretch", key="dir_map")
     auc = float(res.table.set_index("attribute").loc[name, "held-out AUC"])

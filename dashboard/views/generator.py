@@ -16,12 +16,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import api
 from core.errors import AtlasError
-from core.jobs import launch
-from core.model.grid import to_png
-from core.quality.live import off_data
-from core.sampling.registry import data_inputs
-from core.store.paths import RunPaths
 from dashboard import batch, cached, state
 from dashboard.ui import widgets
 from dashboard.ui.charts_maps import thumbnail_jpeg
@@ -37,9 +33,7 @@ def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None
     if "sample_nn_beyond_real_p95" in d:
         out.append(("nearest-real distance alone beyond 95% of real", d["sample_nn_beyond_real_p95"], 0.05))
     if "sample_mahalanobis" in d:
-        from core.quality.live import off_data
-
-        out.append(("share off the data (hollow on the maps)", float(off_data(d).mean()), 0.10))
+        out.append(("share off the data (hollow on the maps)", float(api.off_data(d).mean()), 0.10))
     if live:
         out += [("face rate (OpenCV Haar)", live["sample_face_rate"], live["real_face_rate"]),
                 ("diversity: mean pairwise pixel distance", live["sample_diversity"], live["real_diversity"]),
@@ -61,10 +55,8 @@ def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None
 def _quality_row(rid: str, root: str, b) -> tuple | None:
     """The quality job's row for this sampler and parameters, with the rows that are the "real"
     column for each reference: REAL (held-out images) for real, REC for the reconstructions."""
-    from core.quality.table import lookup
-
     rows = cached.quality_rows(rid, root)
-    row = lookup(rows, b.sampler, b.params)
+    row = api.quality_lookup(rows, b.sampler, b.params)
     if row is None:
         return None
     same_n = {r["sampler"]: r for r in rows if r["n"] == row["n"]}
@@ -94,9 +86,7 @@ def _diagnostics(b, rid: str, root: str) -> None:
         warn.append(f"{'collapsed' if ratio < 0.3 else 'low variety'}: {ratio:.2f}x the pixel variety of "
                     "real batches")
     if "sample_mahalanobis" in d:
-        from core.quality.live import off_data
-
-        share = float(off_data(d).mean())
+        share = float(api.off_data(d).mean())
         if share > 0.5:
             warn.append(f"{share:.0%} of the vectors lie off the data")
     if warn:
@@ -121,7 +111,7 @@ def _downloads(b, rid: str) -> None:
     """Files are made only when a button is clicked (callables), not on every slider move."""
     c1, c2, _ = st.columns([1, 1, 2])
     if b.images is not None:
-        c1.download_button("Download grid (PNG)", lambda: to_png(b.images, cols=7), on_click="ignore",
+        c1.download_button("Download grid (PNG)", lambda: api.face_grid_png(b.images, cols=7), on_click="ignore",
                            file_name=f"{rid}-{b.sampler}-grid.png", mime="image/png", key="gen_png")
     c2.download_button("Download vectors (.npy)", lambda: _npy(b.z), on_click="ignore",
                        file_name=f"{rid}-{b.sampler}-z.npy", mime="application/octet-stream", key="gen_npy")
@@ -133,7 +123,7 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
     t0 = time.perf_counter()
     spec = batch_controls(d, st.columns([1.2, 2, 1.4, 0.8, 0.8]))
     batch.set_spec(spec)
-    slow = "gmm" in data_inputs(spec.sampler, spec.kwargs).values()   # a mixture fit, once per run
+    slow = "gmm" in api.data_inputs(spec.sampler, spec.kwargs).values()   # a mixture fit, once per run
     try:
         with st.spinner("fitting what this sampler needs (once per run)") if slow else nullcontext():
             b = batch.current(rid)
@@ -148,10 +138,10 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
     _downloads(b, rid)
     left, right = st.columns([2, 3])      # the table needs the room: its "real" column was cut off
     with left:
-        ready = launch.umap_ready(RunPaths(run_path))
+        ready = api.umap_ready(api.RunPaths(run_path))
         bg, extent = cached.density_rgb(rid, root, ready)
         what = "UMAP" if ready else "PCA plane (first two main axes; UMAP still being fitted)"
-        off = off_data(b.diagnostics)
+        off = api.off_data(b.diagnostics)
         st.image(thumbnail_jpeg(bg, extent, batch.placement(rid), off=off), width=bg.shape[1],
                  output_format="JPEG",
                  caption=f"{what} of all z-points as a density image (darker = more points); orange "

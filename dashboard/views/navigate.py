@@ -3,7 +3,7 @@ spot of the map, and nudge a vector toward its nearest real z-points (micro-corr
 
 The map is the UMAP (the PCA plane until it exists) plus an invisible grid of probe points:
 a click on a real point picks that z-point, a click on an empty spot decodes a vector for
-that location (core.navigation.inverse: neighbour-weighted z-points around it). Either can
+that location (api.MapInverse: neighbour-weighted z-points around it). Either can
 then be an endpoint of a path. Paths are drawn on the map and on the plane of main axes 0/1.
 """
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.jobs import launch
-from core.navigation import paths, traverse
+from core import api
 from dashboard import cached, cached_nav, state
 from dashboard.ui import charts_nav, nav_ui, planes, widgets
 
@@ -62,7 +61,7 @@ def pick_panel(rid: str, root: str, s) -> None:
         return
     z = pick["z"]
     widgets.show_faces(nav_ui.decode(rid, root, z), caption=f"decoded: {pick['label']}", cols=1, face_px=160)
-    m = paths.step_measures(z[None], s, cached.knn(rid, root))
+    m = api.step_measures(z[None], s, cached.knn(rid, root))
     ref = nav_ui.reference(rid, root)
     st.markdown(f"**{pick['label']}**")
     lines = [f"Mahalanobis radius {m.maha[0]:.2f} (real median {ref['Mahalanobis radius']:.2f})",
@@ -93,12 +92,12 @@ def path_controls(rid: str, root: str, s) -> dict[str, np.ndarray]:
         b = nav_ui.vector_picker("endpoint B", "nav_b", rid, root, s, default="row", default_row=1)
     with c3:
         steps = st.slider("steps", 3, 15, 9, key="nav_steps")
-        kinds = st.multiselect("paths", paths.PATH_KINDS, list(paths.PATH_KINDS), key="nav_kinds",
-                               format_func=paths.PATH_LABELS.get)
+        kinds = st.multiselect("paths", api.PATH_KINDS, list(api.PATH_KINDS), key="nav_kinds",
+                               format_func=api.PATH_LABELS.get)
     if a is None or b is None:
         return {}
     st.session_state["nav_labels"] = (a[1], b[1])
-    return {k: paths.make_path(k, a[0], b[0], s, int(steps)) for k in kinds}
+    return {k: api.make_path(k, a[0], b[0], s, int(steps)) for k in kinds}
 
 
 def nudge_controls(rid: str, root: str, s):
@@ -111,7 +110,7 @@ def nudge_controls(rid: str, root: str, s):
         steps = st.slider("steps (alpha 0 → 1)", 3, 11, 7, key="nav_alpha_steps")
     if x is None:
         return None
-    return x[1], traverse.nudge_strip(x[0], cached.generator(rid, root).z, cached.knn(rid, root),
+    return x[1], api.nudge_strip(x[0], cached.generator(rid, root).z, cached.knn(rid, root),
                                       k=int(k), alphas=np.linspace(0, 1, int(steps)))
 
 
@@ -143,7 +142,7 @@ def render() -> None:
     plane = c2.radio("map", ["UMAP", "main axes 0, 1"], horizontal=True, key="nav_plane_kind",
                      help="decode anywhere on the UMAP or on the plane of the first two main axes")
     # map_layout(..., False) is the PCA plane: the same machinery decodes spots of either
-    ready = launch.umap_ready(run.paths) and plane == "UMAP"
+    ready = api.umap_ready(run.paths) and plane == "UMAP"
     layout = cached.map_layout(rid, root, ready)
     probes = cached_nav.probes(rid, root, ready)
     pick_from_map(rid, root, layout, probes)
@@ -171,8 +170,8 @@ def render() -> None:
     if section == "path" and walks:
         a_label, b_label = st.session_state.get("nav_labels", ("A", "B"))
         for k, p in walks.items():
-            st.markdown(f"**{paths.PATH_LABELS[k]}** from {a_label} to {b_label}")
-            nav_ui.strip(rid, root, s, p, f"{paths.PATH_LABELS[k]}: {len(p)} steps", key=k)
+            st.markdown(f"**{api.PATH_LABELS[k]}** from {a_label} to {b_label}")
+            nav_ui.strip(rid, root, s, p, f"{api.PATH_LABELS[k]}: {len(p)} steps", key=k)
     elif nudge:
         show_nudge(rid, root, s, *nudge)
     if walks:

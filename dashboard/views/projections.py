@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core import api
 from core.errors import AtlasError
 from dashboard import batch, cached, state
 from dashboard.ui import normality_panel, planes, widgets
@@ -20,9 +21,7 @@ def _radii(rid: str, root: str, s) -> None:
     except AtlasError as e:  # a sampler that cannot draw this many vectors: say so
         st.caption(f"(no {spec.sampler} cloud: {widgets.describe(e)})")
         sampled = None
-    from core.sampling.functions import naive_cube_b
-
-    b = naive_cube_b(s)                     # the one naive interval, as the cube sampler's default
+    b = api.naive_cube_b(s)                     # the one naive interval, as the cube sampler's default
     cube = np.linalg.norm(cached.cloud(rid, root, "cube", (), 0), axis=1)
     radii = np.linalg.norm(batch.current(rid).z, axis=1)
     st.plotly_chart(charts.radius_hist(s.radius, sampled, cube, radii, spec.sampler), width="stretch")

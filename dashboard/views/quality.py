@@ -5,40 +5,35 @@ the Gaussian and mixture samplers as lines, a face grid per row, and the backgro
 (``python -m core quality``) that computes them."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from core.jobs import launch
-from core.quality import table
-from core.store.paths import RunPaths
+from core import api
 from dashboard import state
 from dashboard.ui import charts_quality, widgets
 
 REF_NAMES = {"real": "held-out real images", "rec": "held-out reconstructions"}
 
 
-def _job(rid: str, paths: RunPaths) -> None:
-    from core.quality.inception import default_n, pick_device
-
-    dev = pick_device()
-    st_ = launch.quality_state(paths)
+def _job(rid: str, paths: api.RunPaths) -> None:
+    dev = api.inception_device()
+    st_ = api.quality_state(paths)
     running = st_.get("state") == "running"
     c1, c2 = st.columns([1, 3])
-    n = c1.number_input("images per row (N)", 20, 50_000, value=default_n(dev), step=50, key="q_n",
+    n = c1.number_input("images per row (N)", 20, 50_000, value=api.inception_default_n(dev), step=50, key="q_n",
                         disabled=running)
     c2.caption(f"Inception-v3 on **{dev}**: about 0.15 s an image on a 2-core CPU (so N = 500 for 20 rows "
                "plus two references is about half an hour), seconds on a GPU. Finished rows are cached; a "
                "new start computes only what is missing.")
     if c1.button("Compute quality (background)", disabled=running, key="q_start"):
-        launch.start_quality(rid, state.root(), n=int(n))
+        api.start_quality(rid, state.root(), n=int(n))
         st.rerun()
     _progress(paths)
 
 
 @st.fragment(run_every=3)
 @widgets.guarded
-def _progress(paths: RunPaths) -> None:
-    st_ = launch.quality_state(paths)
+def _progress(paths: api.RunPaths) -> None:
+    st_ = api.quality_state(paths)
     s = st_.get("state", "missing")
     if s == "running":
         done, total = st_.get("images_done", 0), st_.get("images_total", 0)
@@ -51,9 +46,9 @@ def _progress(paths: RunPaths) -> None:
 
 
 def _leaderboard(rows: list[dict]) -> None:
-    df = pd.DataFrame([table.flat(r) for r in rows])
-    nref = {r: int(df[f"N_ref {r}"].iloc[0]) for r in table.REFERENCES if f"N_ref {r}" in df}
-    for r in table.REFERENCES:
+    df = api.quality_table(rows)
+    nref = {r: int(df[f"N_ref {r}"].iloc[0]) for r in api.QUALITY_REFERENCES if f"N_ref {r}" in df}
+    for r in api.QUALITY_REFERENCES:
         if f"KID {r}" in df:
             df[f"KID {r}"] = [f"{m * 1e3:.1f} ± {s * 1e3:.1f}" for m, s in zip(df[f"KID {r}"], df.pop(f"KID {r} ±"))]
             df.pop(f"N_ref {r}")
@@ -71,7 +66,7 @@ def _leaderboard(rows: list[dict]) -> None:
 
 
 def _curve(rows: list[dict]) -> None:
-    ref = st.radio("reference", list(table.REFERENCES), format_func=REF_NAMES.get, horizontal=True, key="q_ref")
+    ref = st.radio("reference", list(api.QUALITY_REFERENCES), format_func=REF_NAMES.get, horizontal=True, key="q_ref")
     st.plotly_chart(charts_quality.fid_vs_fact(rows, ref), width="stretch")
     st.caption("The blog's question as a plot: does widening the box (`fact`) help, and does respecting "
                "correlations (pca_box, full_gauss) or the cloud's shape (gmm) beat it? Lines: samplers "
@@ -82,7 +77,7 @@ def _grids(run, rows: list[dict]) -> None:
     with st.expander("faces of each row (first 7)", expanded=False):
         for r in rows:
             try:
-                grid = table.row_arrays(run, r["key"])["grid"][:7]
+                grid = api.quality_row_arrays(run, r["key"])["grid"][:7]
             except (OSError, KeyError, ValueError):
                 continue
             widgets.show_faces(grid, caption=f"{r['label']}: face rate {r['face_rate']:.2f}", cols=7, face_px=64)
@@ -93,16 +88,16 @@ def render() -> None:
     run = widgets.open_page("Quality")
     if run is None:
         return
-    paths = RunPaths.of(run.run_id, state.root())
+    paths = api.RunPaths.of(run.run_id, state.root())
     _job(run.run_id, paths)
-    rows = table.read_rows(run)
+    rows = api.quality_rows(run)
     if not widgets.need(bool(rows), "No quality figures yet for this run: start the job above "
                         "(or `python -m core quality RUN_ID`)."):
         return
     sizes = sorted({r["n"] for r in rows}, reverse=True)
     n = st.selectbox("N per row", sizes, key="q_show_n") if len(sizes) > 1 else sizes[0]
     rows = [r for r in rows if r["n"] == n]
-    order = {s.label: i for i, s in enumerate(table.default_rows())}
+    order = {s.label: i for i, s in enumerate(api.quality_default_rows())}
     rows.sort(key=lambda r: order.get(r["label"], len(order)))
     _leaderboard(rows)
     _curve(rows)

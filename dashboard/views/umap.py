@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from core import api
 from core.errors import AtlasError
-from core.jobs import launch
-from core.quality.live import off_data
-from core.store.paths import RunPaths
 from dashboard import batch, cached, state
 from dashboard.ui import widgets
 from dashboard.ui.charts_maps import color_marker, umap_figure
@@ -29,9 +27,9 @@ OVERLAY_DELAY_S = 1.5        # after the map is sent, before the overlay's model
 @widgets.guarded
 def _wait_for_umap(run_path) -> None:
     """Swap the PCA preview for the UMAP as soon as the background job has written it."""
-    paths = RunPaths(run_path)
-    ds = launch.derive_state(paths)
-    if launch.umap_ready(paths):
+    paths = api.RunPaths(run_path)
+    ds = api.derive_state(paths)
+    if api.umap_ready(paths):
         st.rerun()
     msg = {"running": f"being fitted in the background: {ds.get('message', '')} "
                       f"({100 * ds.get('fraction', 0):.0f}%)",
@@ -40,7 +38,7 @@ def _wait_for_umap(run_path) -> None:
             "Meanwhile the map shows the plane of the first two PCA main axes; this page switches "
             "to UMAP by itself when it is ready.")
     if ds.get("state") in ("missing", "interrupted", "failed") and st.button("Fit the UMAP now", key="umap_fit"):
-        launch.start_derive(paths.run_id)
+        api.start_derive(paths.run_id)
 
 
 def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None) -> None:
@@ -123,7 +121,7 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     # (model, neighbour index, statistics) is loaded after the map is drawn (_load_overlay).
     later = overlay and not cached.is_loaded(rid, root)
     bxy = batch.placement(rid) if overlay and not later else None
-    off = off_data(batch.current(rid).diagnostics) if bxy is not None else None
+    off = api.off_data(batch.current(rid).diagnostics) if bxy is not None else None
     fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy, off=off)
     ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun", theme=None,
                          selection_mode=("points", "box", "lasso"))   # theme: see umap_figure
@@ -176,7 +174,7 @@ def render() -> None:
     if run is None:
         return
     rid, root = run.run_id, state.root()
-    ready = launch.umap_ready(run.paths)
+    ready = api.umap_ready(run.paths)
     if not ready:
         _wait_for_umap(run.path)
     columns = cached.index_columns(rid, root)

@@ -45,7 +45,7 @@ def test_train_command_passes_the_config_as_json(tmp_path, monkeypatch):
 def test_demo_starts_only_on_an_empty_cache(tmp_path, monkeypatch):
     (tmp_path / "runs" / "someone").mkdir(parents=True)
     spawned = []
-    monkeypatch.setattr(jobs, "start_training", lambda *a, **k: spawned.append(a) or True)
+    monkeypatch.setattr(launch, "start_training", lambda *a, **k: spawned.append(a) or True)
     assert jobs.ensure_demo(tmp_path) is False and not spawned
     shutil.rmtree(tmp_path / "runs")
     monkeypatch.setenv("AE_DASHBOARD_AUTO_JOBS", "0")
