@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 
-from dashboard.ui.charts_maps import color_marker, umap_figure
+from dashboard.charts.maps import color_marker, umap_figure
 
 coords = np.load(os.environ["BARE_MAP_COORDS"], mmap_mode="r")
 fig = umap_figure(np.asarray(coords), color_marker(None, None, "none"), ("UMAP 1", "UMAP 2"))

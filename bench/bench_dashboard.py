@@ -113,7 +113,7 @@ def slider_tables(args, run, src_z):
 
     from core.maps.embedding import Placer, embedding_spread, fit_umap
     from dashboard import cached
-    from dashboard.ui.charts_maps import density_rgb, thumbnail_jpeg
+    from dashboard.charts.maps import density_rgb, thumbnail_jpeg
     from dashboard.ui.widgets import face_jpeg
 
     root = str(run.path.parent.parent)

@@ -116,7 +116,7 @@ def floor_paint(coords_npy: str, app_root: str, cold: int = 3, warm: int = 5):
     import plotly.io as pio
     from playwright.sync_api import sync_playwright
 
-    from dashboard.ui.charts_maps import color_marker, umap_figure
+    from dashboard.charts.maps import color_marker, umap_figure
 
     coords = np.load(coords_npy)
     n = len(coords)

@@ -226,7 +226,7 @@ def placed(run_id: str, root: str, umap_ready: bool, spec: "BatchSpec") -> np.nd
 @st.cache_data(max_entries=8, show_spinner=False)
 def density_rgb(run_id: str, root: str, umap_ready: bool) -> tuple[np.ndarray, list[float]]:
     """The 2-D map as a small density image plus its extent (charts_maps.density_rgb)."""
-    from dashboard.ui.charts_maps import density_rgb as build
+    from dashboard.charts.maps import density_rgb as build
 
     return build(map_layout(run_id, root, umap_ready).coords)
 

@@ -38,7 +38,7 @@ def map_inverse(run_id: str, root: str, umap_ready: bool):
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def probes(run_id: str, root: str, umap_ready: bool) -> np.ndarray:
-    from dashboard.ui.charts_nav import probe_grid
+    from dashboard.charts.nav import probe_grid
 
     return probe_grid(cached.map_layout(run_id, root, umap_ready).coords)
 

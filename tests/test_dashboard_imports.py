@@ -100,3 +100,11 @@ def test_find_circles_finds_a_circle():
 def test_dashboard_has_no_import_circles():
     circles = find_circles(import_graph())
     assert not circles, f"import circles in dashboard/: {circles}"
+
+
+def test_charts_are_plain_functions():
+    """dashboard/charts/ builds figures from arrays: no streamlit, nothing of the app but charts."""
+    for f in sorted((ROOT / "dashboard" / "charts").glob("*.py")):
+        bad = {m for m in imported_modules(f) if m.split(".")[0] == "streamlit"
+               or (m.startswith("dashboard") and not m.startswith("dashboard.charts"))}
+        assert not bad, f"{f.name} imports {sorted(bad)}"

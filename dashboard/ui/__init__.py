@@ -1,2 +1,2 @@
-"""What the pages draw with: figure builders (charts_*: data in, plotly figure out, no
-streamlit), and the widgets, panels and sidebar forms the pages share."""
+"""What the pages share on screen: page opening and error guard, face grids, training progress
+(widgets), the sidebar forms, sampler and vector pickers, projection planes, the normality panel."""

@@ -9,7 +9,8 @@ import streamlit as st
 
 from core import api
 from dashboard import batch, cached, cached_nav
-from dashboard.ui import charts_nav, widgets
+from dashboard.charts import nav as charts_nav
+from dashboard.ui import widgets
 
 KINDS = {"row": "real z-point (row or image id)", "map": "spot picked on the map",
          "batch": "vector of the current batch", "center": "the cloud's center",

@@ -1,5 +1,5 @@
 """2-D projections of the z-points (coordinate planes or PCA main-axis planes), shared by the
-Projections and Correlations pages: the data behind charts_maps.projection_scatter."""
+Projections and Correlations pages: the data behind charts.maps.projection_scatter."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import api
 from dashboard import batch, cached, state
-from dashboard.ui.charts_maps import projection_scatter
+from dashboard.charts.maps import projection_scatter
 
 MAX_SCATTER = 50_000   # points drawn; contours and ellipses always use every z-point
 

@@ -97,7 +97,7 @@ def training_panel(paths: api.RunPaths) -> None:
     except AtlasError:
         hist = []
     if hist:
-        from dashboard.ui import charts_stats
+        from dashboard.charts import stats as charts_stats
 
         st.plotly_chart(charts_stats.loss_curves(hist), width="stretch", key="live_loss")
         st.caption(f"Loss so far ({len(hist)} epochs finished); the curve grows while the training runs.")

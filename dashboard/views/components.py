@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.ui import charts_stats as charts
+from dashboard.charts import stats as charts
 from dashboard.ui import normality_panel, widgets
 
 

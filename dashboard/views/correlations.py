@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import batch
 from dashboard.ui import planes, widgets
-from dashboard.ui import charts_stats as charts
+from dashboard.charts import stats as charts
 
 
 def _pairs_table(s) -> tuple[int, int] | None:

@@ -11,7 +11,8 @@ import streamlit as st
 
 from core import api
 from dashboard import cached_nav, state
-from dashboard.ui import charts_nav, nav_ui, widgets
+from dashboard.charts import nav as charts_nav
+from dashboard.ui import nav_ui, widgets
 
 N_SLIDERS = 6
 METHODS = {"mean_diff": "difference of class means", "logistic": "logistic-regression normal"}

@@ -20,7 +20,7 @@ from core import api
 from core.errors import AtlasError
 from dashboard import batch, cached, state
 from dashboard.ui import widgets
-from dashboard.ui.charts_maps import thumbnail_jpeg
+from dashboard.charts.maps import thumbnail_jpeg
 from dashboard.ui.sampler_ui import batch_controls
 
 

@@ -13,7 +13,8 @@ import streamlit as st
 
 from core import api
 from dashboard import cached, cached_nav, state
-from dashboard.ui import charts_nav, nav_ui, planes, widgets
+from dashboard.charts import nav as charts_nav
+from dashboard.ui import nav_ui, planes, widgets
 
 SECTIONS = {"path": "Path between two vectors", "nudge": "Micro-correlations of one vector"}
 

@@ -7,7 +7,7 @@ import streamlit as st
 from core.errors import AtlasError
 from dashboard import cached, state
 from dashboard.ui import widgets
-from dashboard.ui import charts_stats as charts
+from dashboard.charts import stats as charts
 
 
 def _summary(run) -> None:

@@ -9,7 +9,7 @@ from core import api
 from core.errors import AtlasError
 from dashboard import batch, cached, state
 from dashboard.ui import normality_panel, planes, widgets
-from dashboard.ui import charts_stats as charts
+from dashboard.charts import stats as charts
 
 PLANES = {"coord": "coordinate plane (z_i, z_j)", "pca": "PCA main axes (a, b)"}
 

@@ -9,7 +9,8 @@ import streamlit as st
 
 from core import api
 from dashboard import state
-from dashboard.ui import charts_quality, widgets
+from dashboard.charts import quality as charts_quality
+from dashboard.ui import widgets
 
 REF_NAMES = {"real": "held-out real images", "rec": "held-out reconstructions"}
 

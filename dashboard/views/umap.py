@@ -15,7 +15,7 @@ from core import api
 from core.errors import AtlasError
 from dashboard import batch, cached, state
 from dashboard.ui import widgets
-from dashboard.ui.charts_maps import color_marker, umap_figure
+from dashboard.charts.maps import color_marker, umap_figure
 
 FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
 SKIP_COLUMNS = {"row", "image_id", "path", "partition", "recon_mse"}

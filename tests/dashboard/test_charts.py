@@ -9,8 +9,8 @@ import plotly.io as pio
 import pytest
 from PIL import Image
 
-from dashboard.ui import charts_maps
-from dashboard.ui import charts_stats as charts
+from dashboard.charts import maps as charts_maps
+from dashboard.charts import stats as charts
 
 
 def test_gaussian_curve_peaks_at_center_with_half_max_at_half_width():

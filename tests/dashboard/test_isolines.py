@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard.ui.isolines import polyline, segments
+from dashboard.charts.isolines import polyline, segments
 
 
 def test_isolines_of_a_gaussian_bump_are_circles():

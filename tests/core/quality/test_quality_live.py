@@ -56,7 +56,7 @@ def test_thumbnail_draws_off_data_points_hollow():
 
     from PIL import Image
 
-    from dashboard.ui.charts_maps import thumbnail_jpeg
+    from dashboard.charts.maps import thumbnail_jpeg
 
     bg = np.full((100, 100, 3), 255, np.uint8)
     xy = np.array([[0.25, 0.5], [0.75, 0.5]])
@@ -67,7 +67,7 @@ def test_thumbnail_draws_off_data_points_hollow():
 
 
 def test_umap_figure_marks_off_data_points():
-    from dashboard.ui.charts_maps import umap_figure
+    from dashboard.charts.maps import umap_figure
 
     fig = umap_figure(np.zeros((5, 2)), {"color": "#000"}, ("x", "y"), np.zeros((3, 2)),
                       off=np.array([True, False, True]))

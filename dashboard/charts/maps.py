@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dashboard.ui import isolines
-from dashboard.ui.charts_stats import REAL, SAMPLE, _style
+from dashboard.charts import isolines
+from dashboard.charts.stats import REAL, SAMPLE, _style
 
 QUALITATIVE = ["#4C78A8", "#F58518", "#54A24B", "#B279A2", "#EECA3B", "#72B7B2", "#9D755D",
                "#FF9DA6", "#BAB0AC", "#79706E", "#D67195", "#439894"]

@@ -7,8 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.ui.charts_maps import marker_size
-from dashboard.ui.charts_stats import REAL, SAMPLE, _style
+from dashboard.charts.maps import marker_size
+from dashboard.charts.stats import REAL, SAMPLE, _style
 
 PATH_COLORS = {"straight": "#E4572E", "center": "#2E86AB", "shell": "#3BB273", "nudge": "#8E44AD",
                "attribute": "#C0392B"}

@@ -1,5 +1,5 @@
 """Plotly figure builders for the statistics pages: plain functions, arrays in, figure out
-(tested without a server). Maps and scatters of the z-points are in charts_maps.py."""
+(tested without a server). Maps and scatters of the z-points are in maps.py."""
 from __future__ import annotations
 
 import numpy as np
