@@ -11,9 +11,9 @@ dimensions) up to --n rows. The model, config and history are copied; the index 
 per z-point (the source row's metadata); the images are a sparse file (source rows, the rest black).
 
 1. Slider -> grid: for new `fact` values of the `box` sampler, the work of one Generator-page
-   update through the dashboard's own objects (dashboard.cached.generator: a RunSampler whose
+   update through the dashboard's own objects (dashboard.state.resources.run_sampler: a RunSampler whose
    SharedQueryIndex lets diagnostics and placement share one neighbour query; Placer built as
-   cached.map_layout builds it; widgets.face_jpeg and charts_maps.thumbnail_jpeg for images),
+   state.maps.map_layout builds it; widgets.face_jpeg and charts.maps.thumbnail_jpeg for images),
    next to what a user would otherwise run: sklearn NearestNeighbors(brute) for the neighbours
    and umap-learn's reducer.transform for the placement.
 2. Agreement: Placer vs reducer.transform on the same points, median distance / spread.
@@ -112,20 +112,20 @@ def slider_tables(args, run, src_z):
     from sklearn.neighbors import NearestNeighbors
 
     from core.maps.embedding import Placer, embedding_spread, fit_umap
-    from dashboard import cached
     from dashboard.charts.maps import density_rgb, thumbnail_jpeg
+    from dashboard.state import resources
     from dashboard.ui.widgets import face_jpeg
 
     root = str(run.path.parent.parent)
     t = time.perf_counter()
-    gen = cached.generator(run.run_id, root)          # sets torch to 1 thread, as the server does
+    gen = resources.run_sampler(run.run_id, root)          # sets torch to 1 thread, as the server does
     s = gen.stats
     gen.heldout_reference  # computed here once, so the slider timings below exclude it
     print(f"load run + stats + held-out reference: {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
     emb, reducer = fit_umap(np.asarray(gen.z), max_fit_points=args.fit_n, z_key=s.z_key)
     print(f"UMAP fit on {emb.params['n_fit']:,} points + placement of the rest: {time.perf_counter() - t:.1f} s")
-    placer = Placer.from_embedding(gen.z, emb, knn=gen.knn)           # as cached.map_layout
+    placer = Placer.from_embedding(gen.z, emb, knn=gen.knn)           # as maps.map_layout
     bg, ext = density_rgb(emb.coords)
     gen.batch("box", 21, seed=0, fact=1.0)                            # model load, first decode
     placer.place(np.zeros((1, s.d), np.float32))

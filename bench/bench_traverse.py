@@ -4,7 +4,7 @@
 
 Budget: under 100 ms a move on 2 CPU cores (issue 11). The dashboard's Directions page does
 ``core.navigation.traverse.move_along_axes`` on the run's cached statistics, decodes one face
-on one torch thread (cached.generator sets that) and sends a JPEG (widgets.face_jpeg). A
+on one torch thread (state.resources.run_sampler sets that) and sends a JPEG (widgets.face_jpeg). A
 notebook user would fit scikit-learn's PCA once, then per move ``inverse_transform`` the
 edited coordinates, decode with torch's default threads and encode a PNG to show it.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import jobs
+from dashboard.state import jobs
 from dashboard.ui.import_form import import_form
 from dashboard.ui.sidebar import new_run_form, run_picker
 

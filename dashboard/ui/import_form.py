@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import api
 from core.errors import AtlasError
-from dashboard import state
+from dashboard.state import session
 
 ROUTES = {"onnx": "ONNX files (also Keras / TensorFlow via tf2onnx)", "torchscript": "TorchScript file(s)",
           "class": "PyTorch class + weights", "z_points": "precomputed z-points (.npy)"}
@@ -130,7 +130,7 @@ def _imports_panel() -> None:
     for rid in list(st.session_state.get("_importing", [])):
         if api.RunPaths.of(rid).exists():
             st.session_state["_importing"].remove(rid)
-            state.select_run(rid)
+            session.select_run(rid)
             st.rerun(scope="app")
     for rid, s in api.imports():
         if s.get("state") == "failed":

@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core import api
-from dashboard import batch, cached, cached_nav
 from dashboard.charts import nav as charts_nav
+from dashboard.state import batches, resources
 from dashboard.ui import widgets
 
 KINDS = {"row": "real z-point (row or image id)", "map": "spot picked on the map",
@@ -20,7 +20,7 @@ MAP_PICK = "nav_map_pick"        # session key: {"label", "z"} of the last map c
 
 def image_label(rid: str, root: str, row: int) -> str:
     """'#row · image_id' so a researcher can find the file, not just the row."""
-    idx = cached.index(rid, root)
+    idx = resources.index(rid, root)
     if "image_id" in idx and 0 <= row < len(idx):
         return f"#{row} · {idx['image_id'].iloc[row]}"
     return f"#{row}"
@@ -30,7 +30,7 @@ def _row_from_text(rid: str, root: str, text: str, n: int) -> int:
     text = text.strip()
     if text.isdigit() and int(text) < n:
         return int(text)
-    idx = cached.index(rid, root)
+    idx = resources.index(rid, root)
     hits = np.flatnonzero(idx["image_id"].astype(str).to_numpy() == text) if "image_id" in idx else []
     if not len(hits):
         raise ValueError(f"{text!r} is neither a row in [0, {n}) nor an image id of this run")
@@ -43,7 +43,7 @@ def vector_picker(label: str, key: str, rid: str, root: str, s, default: str = "
     kinds = list(kinds)
     kind = st.selectbox(label, kinds, index=kinds.index(default) if default in kinds else 0,
                         format_func=KINDS.get, key=f"{key}_kind")
-    gen = cached.generator(rid, root)
+    gen = resources.run_sampler(rid, root)
     try:
         if kind == "row":
             row = _row_from_text(rid, root, st.text_input("row or image id", str(default_row), key=f"{key}_row"),
@@ -56,9 +56,9 @@ def vector_picker(label: str, key: str, rid: str, root: str, s, default: str = "
                 return None
             return np.asarray(pick["z"], np.float64), pick["label"]
         if kind == "batch":
-            b = batch.current(rid)
+            b = batches.current(rid)
             i = st.number_input("vector #", 0, len(b.z) - 1, 0, key=f"{key}_batch")
-            return np.asarray(b.z[int(i)], np.float64), f"batch vector #{i} ({batch.label()})"
+            return np.asarray(b.z[int(i)], np.float64), f"batch vector #{i} ({batches.label()})"
         if kind == "center":
             return api.path_endpoint("center", s), "the center"
         c1, c2 = st.columns(2)
@@ -72,7 +72,7 @@ def vector_picker(label: str, key: str, rid: str, root: str, s, default: str = "
 
 def decode(rid: str, root: str, points: np.ndarray) -> np.ndarray:
     p = np.ascontiguousarray(np.atleast_2d(points), np.float32)
-    return cached.decode(rid, root, p.tobytes(), p.shape[1])
+    return resources.decode(rid, root, p.tobytes(), p.shape[1])
 
 
 def show_strip(images: np.ndarray, caption: str, cols: int | None = None, face_px: int = 96) -> None:
@@ -82,7 +82,7 @@ def show_strip(images: np.ndarray, caption: str, cols: int | None = None, face_p
 
 
 def reference(rid: str, root: str) -> dict[str, float]:
-    ref = cached.generator(rid, root).heldout_reference
+    ref = resources.run_sampler(rid, root).heldout_reference
     return {"Mahalanobis radius": ref["real_mahalanobis_median"],
             "nearest real distance": ref["real_nn_median"]}
 
@@ -93,7 +93,7 @@ def strip(rid: str, root: str, s, points: np.ndarray, caption: str, steps_label=
     distance per step against the held-out real points' medians."""
     images = decode(rid, root, points)
     show_strip(images, caption)
-    m = api.step_measures(points, s, cached.knn(rid, root), images, cached_nav.face_detector())
+    m = api.step_measures(points, s, resources.knn(rid, root), images, resources.face_detector())
     x = np.arange(len(points)) if steps_label is None else np.asarray(steps_label)
     series = {"Mahalanobis radius": m.maha, "nearest real distance": m.nn_dist}
     if m.face_rate is not None:

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from core import api
-from dashboard import batch
+from dashboard.state import batches
 
 
 def _seed_widget(key: str, value: Any) -> str:
@@ -42,14 +42,14 @@ def _widget(sampler: str, name: str, p: api.Param, d: int, start: dict):
     return st.slider(name, lo, hi, step=step, key=key, help=p.doc)
 
 
-def batch_controls(d: int, cols) -> batch.BatchSpec:
+def batch_controls(d: int, cols) -> batches.BatchSpec:
     """Sampler, its parameters, seed and number of faces over ``cols`` (at least 5): the new batch."""
-    now = batch.spec()
+    now = batches.spec()
     names = list(api.SAMPLERS)
     key = _seed_widget("gen_sampler", now.sampler if now.sampler in names else "box")
     name = cols[0].selectbox("sampler", names, key=key, help="how the latent vectors are drawn")
     st.caption(api.SAMPLERS[name].doc.replace("*", "·"))   # '*' would start markdown italics
-    start = batch.remembered(name)
+    start = batches.remembered(name)
     spec = api.SAMPLERS[name]
     if spec.wraps:   # the base sampler decides which other parameters get widgets
         start.setdefault(spec.wraps, st.session_state.get(f"gen_{name}_{spec.wraps}",
@@ -60,4 +60,4 @@ def batch_controls(d: int, cols) -> batch.BatchSpec:
             params[pname] = _widget(name, pname, p, d, start)
     seed = cols[3].number_input("seed", 0, 1_000_000, key=_seed_widget("gen_seed", now.seed))
     n = cols[4].number_input("faces", 1, 98, step=7, key=_seed_widget("gen_n", now.n))
-    return batch.BatchSpec.of(name, params, seed, n)
+    return batches.BatchSpec.of(name, params, seed, n)

@@ -7,29 +7,10 @@ import streamlit as st
 
 from core import api
 from core.errors import AtlasError
-from dashboard import jobs, state
+from dashboard.state import jobs, session
 
 DATASETS = {"synthetic": "synthetic faces (built in)", "celeba": "CelebA folder", "folder": "image folder"}
 RESUMABLE = ("failed", "interrupted", "unknown")
-
-
-def _summary(rid: str) -> dict:
-    """The store's one description of a run, with the launcher's 'starting' state."""
-    paths = api.RunPaths.of(rid)
-    s = api.Run(paths.folder).summary() if paths.exists() else {"run_id": rid, "problem": None}
-    st_ = api.run_status(paths)
-    if st_.get("state") == "starting" or not paths.exists():
-        s["state"] = "starting"
-    return s
-
-
-def _default(rids: list[str]) -> str:
-    def mtime(rid: str) -> float:
-        p = api.RunPaths.of(rid).status
-        return p.stat().st_mtime if p.exists() else 0.0
-
-    done = [r for r in rids if api.run_status(api.RunPaths.of(r)).get("state") == "done"]
-    return max(done or rids, key=mtime)
 
 
 def _flash() -> None:
@@ -53,14 +34,14 @@ def run_picker(select: str | None = None) -> str | None:
     if wanted in rids and not st.session_state.get("_url_run_taken"):   # a link to a run: ?run=ID
         st.session_state["run_id"], st.session_state["_url_run_taken"] = wanted, True
     if st.session_state.get("run_id") not in rids:
-        st.session_state["run_id"] = _default(rids)
+        st.session_state["run_id"] = jobs.default_run(rids)
     rid = st.selectbox("Run", rids, key="run_id", help="Every run in the cache, complete or not.")
     paths = api.RunPaths.of(rid)
-    s = _summary(rid)
+    s = jobs.run_summary(rid)
     st.caption(api.summary_line(s))
     _flash()
     if s["state"] == "done":
-        _ensure_derived(rid, paths)
+        _derive_caption(rid)
     elif s["state"] in RESUMABLE and not api.training_active(paths):
         if st.button("Resume training", help="Continues from the last checkpointed epoch."):
             if not api.resume_training(rid):
@@ -73,14 +54,9 @@ def run_picker(select: str | None = None) -> str | None:
     return rid
 
 
-def _ensure_derived(rid: str, paths: api.RunPaths) -> None:
-    """Statistics and UMAP are fitted once per run by a background job; start it if needed."""
-    ds = api.derive_state(paths)
-    stale = ds.get("state") in ("missing", "interrupted") or (
-        ds.get("state") == "done" and not api.umap_ready(paths))
-    if stale and jobs.auto_jobs():
-        api.start_derive(rid)
-        ds = api.derive_state(paths)
+def _derive_caption(rid: str) -> None:
+    """The derivation's progress (state.jobs.ensure_derived starts it when needed)."""
+    ds = jobs.ensure_derived(rid)
     if ds.get("state") == "running":
         st.caption(f"UMAP being fitted in the background: {ds.get('message', '')} "
                    f"({100 * ds.get('fraction', 0):.0f}%)")
@@ -125,5 +101,5 @@ def new_run_form() -> None:
             st.session_state["_sidebar_flash"] = ("info", f"run {rid} already exists: selected it")
         elif not api.start_training(rid, cfg):
             st.session_state["_sidebar_flash"] = ("info", f"run {rid} is already being trained")
-        state.select_run(rid)
+        session.select_run(rid)
         st.rerun()

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import api
 from core.errors import AtlasError, BrokenArtifactError, NotReadyError
-from dashboard import state
+from dashboard.state import resources, session
 
 FACE_PX = 112          # faces are shown at least this many pixels wide
 
@@ -134,7 +134,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def complete_run() -> api.Run | None:
     """The selected run if it is complete; otherwise explain (or show progress) and return None."""
-    rid = state.run_id()
+    rid = session.run_id()
     if rid is None:
         st.info("No run selected. Start one from the sidebar (“New run”).")
         return None
@@ -156,8 +156,6 @@ def stats_page(title: str, min_d: int = 1, decodes: bool = False):
     """``open_page`` plus the run's latent statistics: (run, stats), or None when missing.
     ``decodes``: the page is about decoded faces, so a run imported without a decoder gets
     the reason instead."""
-    from dashboard import cached
-
     run = open_page(title)
     if run is None:
         return None
@@ -165,7 +163,7 @@ def stats_page(title: str, min_d: int = 1, decodes: bool = False):
                             f"{title} shows decoded faces, and this run was imported without a decoder: "
                             "import the model again with --decoder (the statistics pages work without one)."):
         return None
-    s = cached.stats(run.run_id, state.root())
+    s = resources.stats(run.run_id, session.root())
     if not need(s.d >= min_d, f"{title} need at least {min_d} latent components."):
         return None
     return run, s

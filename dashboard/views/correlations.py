@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import batch
-from dashboard.ui import planes, widgets
 from dashboard.charts import stats as charts
+from dashboard.state import batches
+from dashboard.ui import planes, widgets
 
 
 def _pairs_table(s) -> tuple[int, int] | None:
@@ -57,7 +57,7 @@ def render() -> None:
     st.plotly_chart(fig, width="stretch")
     st.caption(f"z-points projected onto the plane (z{i}, z{j}), {shown:,} of {total:,} drawn; lines are "
                f"density contours and the 1-, 2-, 3-σ ellipses of the fitted 2-D Gaussian (tilted as "
-               f"r = {r:.3f} says); orange diamonds are the current sample batch ({batch.label()}).")
+               f"r = {r:.3f} says); orange diamonds are the current sample batch ({batches.label()}).")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import numpy as np
 import streamlit as st
 
 from core import api
-from dashboard import cached_nav, state
 from dashboard.charts import nav as charts_nav
+from dashboard.state import resources, session
 from dashboard.ui import nav_ui, widgets
 
 N_SLIDERS = 6
@@ -58,7 +58,7 @@ def attributes(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
     method = st.radio("direction", list(METHODS), format_func=METHODS.get, horizontal=True, key="dir_method",
                       help="the classifier's normal also corrects for correlated components (slower to fit)")
     try:
-        res = cached_nav.attribute_directions(rid, root, method)
+        res = resources.attribute_directions(rid, root, method)
     except ValueError as e:
         st.info(f"No attribute directions for this run: {e}")
         return
@@ -83,8 +83,8 @@ def attributes(rid: str, root: str, s, base: np.ndarray, label: str) -> None:
         m = nav_ui.strip(rid, root, s, pts, f"{label}: less {name} ← → more {name} "
                          f"(−{extent:g}σ … +{extent:g}σ along its direction)",
                          steps_label=np.linspace(-extent, extent, 7), x_title="σ along the direction", key="attr")
-    xy = cached_nav.attribute_plane(rid, root, method, name)
-    groups = cached_nav.attribute_groups(rid, root)
+    xy = resources.attribute_plane(rid, root, method, name)
+    groups = resources.attribute_groups(rid, root)
     walk = api.attribute_plane(pts, u, s)
     st.plotly_chart(charts_nav.attribute_map(xy, groups[name], name, "main spread orthogonal to it (σ)",
                                              {"this strip": walk}), width="stretch", key="dir_map")
@@ -100,7 +100,7 @@ def render() -> None:
     if opened is None:
         return
     run, s = opened
-    rid, root = run.run_id, state.root()
+    rid, root = run.run_id, session.root()
     c1, c2 = st.columns([2, 3])
     with c1:
         picked = nav_ui.vector_picker("base face", "dir_base", rid, root, s, default="row")

@@ -18,9 +18,9 @@ import streamlit as st
 
 from core import api
 from core.errors import AtlasError
-from dashboard import batch, cached, state
-from dashboard.ui import widgets
 from dashboard.charts.maps import thumbnail_jpeg
+from dashboard.state import batches, jobs, maps, resources, session
+from dashboard.ui import widgets
 from dashboard.ui.sampler_ui import batch_controls
 
 
@@ -55,7 +55,7 @@ def _diagnostics_table(d: dict, live: dict | None = None, q: tuple | None = None
 def _quality_row(rid: str, root: str, b) -> tuple | None:
     """The quality job's row for this sampler and parameters, with the rows that are the "real"
     column for each reference: REAL (held-out images) for real, REC for the reconstructions."""
-    rows = cached.quality_rows(rid, root)
+    rows = jobs.quality_rows(rid, root)
     row = api.quality_lookup(rows, b.sampler, b.params)
     if row is None:
         return None
@@ -67,7 +67,7 @@ def _diagnostics(b, rid: str, root: str) -> None:
     d = b.diagnostics
     if not widgets.need(bool(d), "No diagnostics for this batch."):
         return
-    live = cached.live_check(rid, root, batch.spec())
+    live = batches.live_check(rid, root, batches.spec())
     q = _quality_row(rid, root, b)
     table = _diagnostics_table(d, live, q)
     st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,   # no scrolling
@@ -122,16 +122,16 @@ def _downloads(b, rid: str) -> None:
 def _workbench(rid: str, root: str, run_path, d: int) -> None:
     t0 = time.perf_counter()
     spec = batch_controls(d, st.columns([1.2, 2, 1.4, 0.8, 0.8]))
-    batch.set_spec(spec)
+    batches.set_spec(spec)
     slow = "gmm" in api.data_inputs(spec.sampler, spec.kwargs).values()   # a mixture fit, once per run
     try:
         with st.spinner("fitting what this sampler needs (once per run)") if slow else nullcontext():
-            b = batch.current(rid)
+            b = batches.current(rid)
     except AtlasError as e:
         st.error(f"sampler {spec.sampler!r} failed: {widgets.describe(e)}")
         return
     if b.images is None:
-        st.info(f"No faces: {cached.generator(rid, root).model.why_no_decoder}. The vectors, their "
+        st.info(f"No faces: {resources.run_sampler(rid, root).model.why_no_decoder}. The vectors, their "
                 "diagnostics and their place on the map are below.")
     else:
         widgets.show_faces(b.images, caption=f"decoded faces: {spec.label()}", cols=7)
@@ -139,10 +139,10 @@ def _workbench(rid: str, root: str, run_path, d: int) -> None:
     left, right = st.columns([2, 3])      # the table needs the room: its "real" column was cut off
     with left:
         ready = api.umap_ready(api.RunPaths(run_path))
-        bg, extent = cached.density_rgb(rid, root, ready)
+        bg, extent = maps.density_rgb(rid, root, ready)
         what = "UMAP" if ready else "PCA plane (first two main axes; UMAP still being fitted)"
         off = api.off_data(b.diagnostics)
-        st.image(thumbnail_jpeg(bg, extent, batch.placement(rid), off=off), width=bg.shape[1],
+        st.image(thumbnail_jpeg(bg, extent, batches.placement(rid), off=off), width=bg.shape[1],
                  output_format="JPEG",
                  caption=f"{what} of all z-points as a density image (darker = more points); orange "
                  "diamonds: this batch, placed by its nearest real z-points; hollow diamonds "
@@ -161,7 +161,7 @@ def render() -> None:
     if opened is None:
         return
     run, s = opened
-    rid, root = run.run_id, state.root()
+    rid, root = run.run_id, session.root()
     _workbench(rid, root, run.path, s.d)
 
 

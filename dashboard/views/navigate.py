@@ -12,8 +12,8 @@ import numpy as np
 import streamlit as st
 
 from core import api
-from dashboard import cached, cached_nav, state
 from dashboard.charts import nav as charts_nav
+from dashboard.state import maps, resources, session
 from dashboard.ui import nav_ui, planes, widgets
 
 SECTIONS = {"path": "Path between two vectors", "nudge": "Micro-correlations of one vector"}
@@ -39,7 +39,7 @@ def pick_from_map(rid: str, root: str, layout, probes: np.ndarray) -> None:
         return
     st.session_state["nav_map_last"] = key
     if curve == charts_nav.REAL_CURVE and i < len(layout.coords):
-        z = np.asarray(cached.generator(rid, root).z[i], np.float64)
+        z = np.asarray(resources.run_sampler(rid, root).z[i], np.float64)
         st.session_state[nav_ui.MAP_PICK] = {"label": f"real {nav_ui.image_label(rid, root, i)}", "z": z,
                                              "xy": layout.coords[i].astype(float), "row": i}
     elif curve == charts_nav.PROBE_CURVE and i < len(probes):
@@ -47,7 +47,7 @@ def pick_from_map(rid: str, root: str, layout, probes: np.ndarray) -> None:
 
 
 def decode_at(rid: str, root: str, layout, xy) -> None:
-    inv = cached_nav.map_inverse(rid, root, layout.kind == "umap")(np.asarray(xy, np.float64)[None])
+    inv = maps.map_inverse(rid, root, layout.kind == "umap")(np.asarray(xy, np.float64)[None])
     st.session_state[nav_ui.MAP_PICK] = {
         "label": f"map spot ({xy[0]:.2f}, {xy[1]:.2f})", "z": inv.z[0], "xy": np.asarray(xy, float),
         "map_dist": float(inv.map_dist[0]), "rows": inv.rows[0], "weights": inv.weights[0]}
@@ -62,7 +62,7 @@ def pick_panel(rid: str, root: str, s) -> None:
         return
     z = pick["z"]
     widgets.show_faces(nav_ui.decode(rid, root, z), caption=f"decoded: {pick['label']}", cols=1, face_px=160)
-    m = api.step_measures(z[None], s, cached.knn(rid, root))
+    m = api.step_measures(z[None], s, resources.knn(rid, root))
     ref = nav_ui.reference(rid, root)
     st.markdown(f"**{pick['label']}**")
     lines = [f"Mahalanobis radius {m.maha[0]:.2f} (real median {ref['Mahalanobis radius']:.2f})",
@@ -111,13 +111,13 @@ def nudge_controls(rid: str, root: str, s):
         steps = st.slider("steps (alpha 0 → 1)", 3, 11, 7, key="nav_alpha_steps")
     if x is None:
         return None
-    return x[1], api.nudge_strip(x[0], cached.generator(rid, root).z, cached.knn(rid, root),
+    return x[1], api.nudge_strip(x[0], resources.run_sampler(rid, root).z, resources.knn(rid, root),
                                       k=int(k), alphas=np.linspace(0, 1, int(steps)))
 
 
 def show_nudge(rid: str, root: str, s, label: str, nd) -> None:
     try:
-        imgs = np.asarray(cached.images(rid, root)[nd.rows])
+        imgs = np.asarray(resources.images(rid, root)[nd.rows])
     except (FileNotFoundError, IndexError) as e:
         st.info(f"The images of the nearest real z-points are not available: {e}")
         imgs = None
@@ -137,15 +137,15 @@ def render() -> None:
     if opened is None:
         return
     run, s = opened
-    rid, root = run.run_id, state.root()
+    rid, root = run.run_id, session.root()
     c1, c2 = st.columns([3, 2])
     section = c1.radio("walk", list(SECTIONS), format_func=SECTIONS.get, horizontal=True, key="nav_section")
     plane = c2.radio("map", ["UMAP", "main axes 0, 1"], horizontal=True, key="nav_plane_kind",
                      help="decode anywhere on the UMAP or on the plane of the first two main axes")
     # map_layout(..., False) is the PCA plane: the same machinery decodes spots of either
     ready = api.umap_ready(run.paths) and plane == "UMAP"
-    layout = cached.map_layout(rid, root, ready)
-    probes = cached_nav.probes(rid, root, ready)
+    layout = maps.map_layout(rid, root, ready)
+    probes = maps.probes(rid, root, ready)
     pick_from_map(rid, root, layout, probes)
     nudge = None
     if section == "path":

@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import AtlasError
-from dashboard import cached, state
-from dashboard.ui import widgets
 from dashboard.charts import stats as charts
+from dashboard.state import resources, session
+from dashboard.ui import widgets
 
 
 def _summary(run) -> None:
@@ -66,7 +66,7 @@ def imported_model(run) -> None:
 
 
 def _recon(run, rid: str, root: str) -> None:
-    idx = cached.index(rid, root)
+    idx = resources.index(rid, root)
     held = np.flatnonzero(idx["partition"].to_numpy() != "train")
     pool = held if len(held) >= 7 else np.arange(len(idx))
     c1, c2 = st.columns([1, 3])
@@ -74,12 +74,12 @@ def _recon(run, rid: str, root: str) -> None:
                            help="which held-out images are shown")
     rows = tuple(int(r) for r in np.sort(np.random.default_rng(int(seed)).choice(pool, min(7, len(pool)),
                                                                                  replace=False)))
-    if not cached.generator(rid, root).model.has_decoder:
-        widgets.show_faces(np.asarray(cached.images(rid, root)[list(rows)]), cols=len(rows),
+    if not resources.run_sampler(rid, root).model.has_decoder:
+        widgets.show_faces(np.asarray(resources.images(rid, root)[list(rows)]), cols=len(rows),
                            caption="originals only: this run was imported without a decoder")
         return
     try:
-        orig, rec = cached.reconstructions(rid, root, rows)
+        orig, rec = resources.reconstructions(rid, root, rows)
     except AtlasError as e:
         st.info(f"No reconstructions to show: {widgets.describe(e)}")
         return
@@ -96,7 +96,7 @@ def render() -> None:
     run = widgets.open_page("Overview")
     if run is None:
         return
-    rid, root = run.run_id, state.root()
+    rid, root = run.run_id, session.root()
     _summary(run)
     if run.external:
         imported_model(run)
@@ -112,7 +112,7 @@ def render() -> None:
                        "rising away from the training curve means overfitting.")
     with right:
         st.subheader("Reconstruction error")
-        idx = cached.index(rid, root)
+        idx = resources.index(rid, root)
         if widgets.need("recon_mse" in idx, "No reconstruction errors: this run has no decoder."):
             err = idx["recon_mse"].to_numpy()
             st.plotly_chart(charts.error_hist(err), width="stretch")

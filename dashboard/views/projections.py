@@ -7,25 +7,25 @@ import streamlit as st
 
 from core import api
 from core.errors import AtlasError
-from dashboard import batch, cached, state
-from dashboard.ui import normality_panel, planes, widgets
 from dashboard.charts import stats as charts
+from dashboard.state import batches, session
+from dashboard.ui import normality_panel, planes, widgets
 
 PLANES = {"coord": "coordinate plane (z_i, z_j)", "pca": "PCA main axes (a, b)"}
 
 
 def _radii(rid: str, root: str, s) -> None:
-    spec = batch.spec()
+    spec = batches.spec()
     try:
-        sampled = np.linalg.norm(cached.cloud(rid, root, spec.sampler, spec.params, spec.seed), axis=1)
+        sampled = np.linalg.norm(batches.cloud(rid, root, spec.sampler, spec.params, spec.seed), axis=1)
     except AtlasError as e:  # a sampler that cannot draw this many vectors: say so
         st.caption(f"(no {spec.sampler} cloud: {widgets.describe(e)})")
         sampled = None
     b = api.naive_cube_b(s)                     # the one naive interval, as the cube sampler's default
-    cube = np.linalg.norm(cached.cloud(rid, root, "cube", (), 0), axis=1)
-    radii = np.linalg.norm(batch.current(rid).z, axis=1)
+    cube = np.linalg.norm(batches.cloud(rid, root, "cube", (), 0), axis=1)
+    radii = np.linalg.norm(batches.current(rid).z, axis=1)
     st.plotly_chart(charts.radius_hist(s.radius, sampled, cube, radii, spec.sampler), width="stretch")
-    st.caption(f"Lengths |z| of the real z-points (blue), of {cached.N_CLOUD:,} vectors from the "
+    st.caption(f"Lengths |z| of the real z-points (blue), of {batches.N_CLOUD:,} vectors from the "
                f"current sampler (orange) and from the naive cube, uniform in one common interval "
                f"[-b, b] with b = {b:.2f} (purple), the smallest holding every component's fitted center "
                "± 2 sigma; ticks at the bottom "
@@ -38,7 +38,7 @@ def render() -> None:
     if opened is None:
         return
     run, s = opened
-    rid, root = run.run_id, state.root()
+    rid, root = run.run_id, session.root()
     c = st.columns([2, 1, 1, 1])
     kind = c[0].radio("plane", list(PLANES), format_func=PLANES.get, key="proj_kind", horizontal=True)
     if kind == "pca":
@@ -57,7 +57,7 @@ def render() -> None:
     st.caption(f"All {total:,} z-points projected onto {what} ({a}, {b}) ({shown:,} drawn as dots); "
                f"contour lines show the point density, the solid/dashed/dotted ellipses the 1-, 2-, "
                f"3-σ confidence ellipses of the fitted 2-D Gaussian (r = {r:.3f}). Orange diamonds: "
-               f"the current batch, {batch.label()}.")
+               f"the current batch, {batches.label()}.")
     normality_panel.show(s)
     st.subheader("Radii: real vs sampled vectors")
     _radii(rid, root, s)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core import api
-from dashboard import state
 from dashboard.charts import quality as charts_quality
+from dashboard.state import session
 from dashboard.ui import widgets
 
 REF_NAMES = {"real": "held-out real images", "rec": "held-out reconstructions"}
@@ -26,7 +26,7 @@ def _job(rid: str, paths: api.RunPaths) -> None:
                "plus two references is about half an hour), seconds on a GPU. Finished rows are cached; a "
                "new start computes only what is missing.")
     if c1.button("Compute quality (background)", disabled=running, key="q_start"):
-        api.start_quality(rid, state.root(), n=int(n))
+        api.start_quality(rid, session.root(), n=int(n))
         st.rerun()
     _progress(paths)
 
@@ -89,7 +89,7 @@ def render() -> None:
     run = widgets.open_page("Quality")
     if run is None:
         return
-    paths = api.RunPaths.of(run.run_id, state.root())
+    paths = api.RunPaths.of(run.run_id, session.root())
     _job(run.run_id, paths)
     rows = api.quality_rows(run)
     if not widgets.need(bool(rows), "No quality figures yet for this run: start the job above "

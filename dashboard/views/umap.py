@@ -13,9 +13,9 @@ import streamlit as st
 
 from core import api
 from core.errors import AtlasError
-from dashboard import batch, cached, state
-from dashboard.ui import widgets
 from dashboard.charts.maps import color_marker, umap_figure
+from dashboard.state import batches, maps, resources, session
+from dashboard.ui import widgets
 
 FIXED_COLORS = ["none", "partition", "radius", "Mahalanobis distance", "recon_mse"]
 SKIP_COLUMNS = {"row", "image_id", "path", "partition", "recon_mse"}
@@ -42,16 +42,16 @@ def _wait_for_umap(run_path) -> None:
 
 
 def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None) -> None:
-    gen = cached.generator(rid, root)
+    gen = resources.run_sampler(rid, root)
     try:
-        cached.images(rid, root)
+        resources.images(rid, root)
     except AtlasError as e:
         st.info(f"No images to show the nearest real z-points: {widgets.describe(e)}")
         return
     dist, idx = gen.neighbors(q[None], K_NEIGHBOURS + (skip_row is not None))
-    keep = (idx[0] != skip_row) & (idx[0] < len(cached.images(rid, root)))
+    keep = (idx[0] != skip_row) & (idx[0] < len(resources.images(rid, root)))
     rows, dist = idx[0][keep][:K_NEIGHBOURS], dist[0][keep][:K_NEIGHBOURS]
-    widgets.show_faces(np.asarray(cached.images(rid, root)[rows]),
+    widgets.show_faces(np.asarray(resources.images(rid, root)[rows]),
                        caption="nearest real z-points (latent distance): " + ", ".join(
                            f"#{r} ({d:.2f})" for r, d in zip(rows, dist)), cols=K_NEIGHBOURS, face_px=96)
 
@@ -59,13 +59,13 @@ def _neighbours(rid: str, root: str, q: np.ndarray, skip_row: int | None = None)
 def _show_point(rid: str, root: str, curve: int, i: int) -> None:
     if curve == 0:
         st.markdown(f"**real z-point #{i}**")
-        idx = cached.index(rid, root)
+        idx = resources.index(rid, root)
         if i < len(idx) and "image_id" in idx:
             where = f" · {idx['path'].iloc[i]}" if "path" in idx else ""
             st.caption(f"image id {idx['image_id'].iloc[i]}{where} · {idx['partition'].iloc[i]}"
                        if "partition" in idx else f"image id {idx['image_id'].iloc[i]}{where}")
         try:
-            n_img = len(cached.images(rid, root))
+            n_img = len(resources.images(rid, root))
         except AtlasError as e:
             st.info(f"The images of this run are not available: {widgets.describe(e)}")
             return
@@ -74,19 +74,19 @@ def _show_point(rid: str, root: str, curve: int, i: int) -> None:
             return
         c1, c2, _ = st.columns([1, 1, 4])
         with c1:
-            widgets.show_faces(np.asarray(cached.images(rid, root)[i:i + 1]), caption=f"original image #{i}", cols=1)
+            widgets.show_faces(np.asarray(resources.images(rid, root)[i:i + 1]), caption=f"original image #{i}", cols=1)
         with c2:
-            if cached.generator(rid, root).model.has_decoder:
-                _, rec = cached.reconstructions(rid, root, (i,))
+            if resources.run_sampler(rid, root).model.has_decoder:
+                _, rec = resources.reconstructions(rid, root, (i,))
                 widgets.show_faces(rec, caption="reconstruction, decoded from its z-point", cols=1)
             else:
                 st.caption("no reconstruction: this run has no decoder")
-        _neighbours(rid, root, np.asarray(cached.generator(rid, root).z[i], np.float32), skip_row=i)
+        _neighbours(rid, root, np.asarray(resources.run_sampler(rid, root).z[i], np.float32), skip_row=i)
     else:
-        b = batch.current(rid)
+        b = batches.current(rid)
         if i >= len(b.z):
             return
-        st.markdown(f"**sampled vector #{i}** of the current batch ({batch.label()})")
+        st.markdown(f"**sampled vector #{i}** of the current batch ({batches.label()})")
         c1, _ = st.columns([1, 5])
         with c1:
             if b.images is not None:
@@ -101,12 +101,12 @@ def _show_selection(rid: str, root: str, rows: list[int], n_samples: int) -> Non
         return
     shown = rows[:35]
     try:
-        shown = [r for r in shown if r < len(cached.images(rid, root))]
-        widgets.show_faces(np.asarray(cached.images(rid, root)[shown]), face_px=96,
+        shown = [r for r in shown if r < len(resources.images(rid, root))]
+        widgets.show_faces(np.asarray(resources.images(rid, root)[shown]), face_px=96,
                            caption=f"selected faces ({len(shown)} of {len(rows):,} shown, by row)")
     except AtlasError as e:
         st.info(f"The images of this run are not available: {widgets.describe(e)}")
-    idx = cached.index(rid, root)
+    idx = resources.index(rid, root)
     csv = idx.iloc[rows][["row", "image_id", "partition"]].to_csv(index=False).encode()
     st.download_button("Download the selected ids (CSV)", csv, file_name=f"{rid}-selection.csv",
                        mime="text/csv", key="umap_csv")
@@ -115,14 +115,14 @@ def _show_selection(rid: str, root: str, rows: list[int], n_samples: int) -> Non
 @st.fragment
 @widgets.guarded
 def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> None:
-    kind, coords = cached.map_coords(rid, root, ready)
-    values, cats = cached.color_values(rid, root, color) if color != "none" else (None, None)
+    kind, coords = maps.map_coords(rid, root, ready)
+    values, cats = maps.color_values(rid, root, color) if color != "none" else (None, None)
     # The first paint needs only the 2-D coordinates: on a cold server the batch overlay
     # (model, neighbour index, statistics) is loaded after the map is drawn (_load_overlay).
-    later = overlay and not cached.is_loaded(rid, root)
-    bxy = batch.placement(rid) if overlay and not later else None
-    off = api.off_data(batch.current(rid).diagnostics) if bxy is not None else None
-    fig = umap_figure(coords, color_marker(values, cats, color), cached.axis_titles(kind), bxy, off=off)
+    later = overlay and not resources.is_loaded(rid, root)
+    bxy = batches.placement(rid) if overlay and not later else None
+    off = api.off_data(batches.current(rid).diagnostics) if bxy is not None else None
+    fig = umap_figure(coords, color_marker(values, cats, color), maps.axis_titles(kind), bxy, off=off)
     ev = st.plotly_chart(fig, width="stretch", key="umap_chart", on_select="rerun", theme=None,
                          selection_mode=("points", "box", "lasso"))   # theme: see umap_figure
     if later:
@@ -132,7 +132,7 @@ def _explorer(rid: str, root: str, ready: bool, color: str, overlay: bool) -> No
     what = "UMAP" if kind == "umap" else "first two PCA main axes (UMAP not ready yet)"
     coloured = "" if color == "none" else f", coloured by {color}"
     st.caption(f"All {len(coords):,} z-points on the {what}{coloured}; orange "
-               f"diamonds: the current batch ({batch.label()}), placed by its nearest z-points "
+               f"diamonds: the current batch ({batches.label()}), placed by its nearest z-points "
                "(hollow: off the data, so the place is only its neighbours'). "
                "Click a point to decode it; use box or lasso select (toolbar) for a face grid.")
     sel = ev.selection if ev is not None else None
@@ -161,7 +161,7 @@ def _load_overlay(rid: str, root: str) -> None:
     st.session_state.pop(armed, None)
     try:
         with st.spinner("loading the model and the neighbour index to place the current batch"):
-            cached.generator(rid, root)
+            resources.run_sampler(rid, root)
     except AtlasError as e:   # said under the map, and never retried every tick
         st.session_state[f"umap_overlay_failed_{rid}"] = f"The current batch cannot be placed: {widgets.describe(e)}"
         return
@@ -173,11 +173,11 @@ def render() -> None:
     run = widgets.open_page("UMAP")
     if run is None:
         return
-    rid, root = run.run_id, state.root()
+    rid, root = run.run_id, session.root()
     ready = api.umap_ready(run.paths)
     if not ready:
         _wait_for_umap(run.path)
-    columns = cached.index_columns(rid, root)
+    columns = resources.index_columns(rid, root)
     extra = [c for c in columns if c not in SKIP_COLUMNS]
     fixed = [c for c in FIXED_COLORS if c != "recon_mse" or c in columns]   # no decoder: no error
     c1, c2 = st.columns([2, 1])
@@ -185,7 +185,7 @@ def render() -> None:
                          help="an attribute column of the index, the split, or a distance of each point")
     overlay = c2.toggle("show current batch", True, key="umap_overlay")
     _explorer(rid, root, ready, color, overlay)
-    if overlay and not cached.is_loaded(rid, root) and not st.session_state.get(f"umap_overlay_failed_{rid}"):
+    if overlay and not resources.is_loaded(rid, root) and not st.session_state.get(f"umap_overlay_failed_{rid}"):
         _load_overlay(rid, root)
 
 

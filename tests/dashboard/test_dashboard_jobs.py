@@ -1,4 +1,4 @@
-"""Background jobs (core.jobs.launch, dashboard.jobs): training as a detached CLI process that
+"""Background jobs (core.jobs.launch, dashboard.state.jobs): training as a detached CLI process that
 gets its configuration as JSON (never twice at once), the first-launch demo, and the per-run
 derivation (statistics + UMAP) with its status file."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from core.config import RunConfig, make_config
 from core.jobs import launch
 from core.store import atomic
 from core.store.paths import RunPaths
-from dashboard import jobs
+from dashboard.state import jobs
 
 TINY = make_config(dataset="synthetic", synthetic_n=200, image_size=32, z_dim=8, epochs=1, widths=(8, 16, 16, 32))
 

@@ -152,15 +152,15 @@ def test_umap_cold_server_draws_the_map_first_and_the_batch_after(tiny_app, tmp_
     import json
     import shutil
 
-    from dashboard import cached
+    from dashboard.state import resources
 
     cache = tmp_path / "cache"
     shutil.copytree(tiny_app.path.parents[1], cache, symlinks=True)
     derive("tiny", cache)
     monkeypatch.setenv("AE_CACHE_DIR", str(cache))
     at = AppTest.from_file(APP, default_timeout=180).run()        # Overview loads the model
-    cached.generator.clear()
-    cached._LOADED.clear()
+    resources.run_sampler.clear()
+    resources._LOADED.clear()
     at.switch_page("views/umap.py").run()
     assert not at.exception, [e.value for e in at.exception]
 
@@ -169,7 +169,7 @@ def test_umap_cold_server_draws_the_map_first_and_the_batch_after(tiny_app, tmp_
 
     assert len(traces(at)) == 1 and traces(at)[0].startswith("real z-points")
     assert any("placed on the map in a moment" in c.value for c in at.caption)
-    assert not cached.is_loaded("tiny", str(cache))
+    assert not resources.is_loaded("tiny", str(cache))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "current batch" in traces(at)

@@ -17,9 +17,9 @@ SCRIPT = """
 import json, sys, logging
 logging.disable(logging.WARNING)           # st.cache_* outside `streamlit run` warns
 from threadpoolctl import threadpool_info
-from dashboard import cached
+from dashboard.state import resources
 before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-gen = cached.generator(sys.argv[1], sys.argv[2])
+gen = resources.run_sampler(sys.argv[1], sys.argv[2])
 b = gen.batch("box", 21, seed=0, fact=1.0)
 import torch
 print(json.dumps({"before": before, "blas": [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"],

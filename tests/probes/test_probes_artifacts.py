@@ -161,10 +161,10 @@ def test_inconsistent_artifacts_are_refused(run, tmp_path, name):
 # -- item 11: a z.npy truncated in place under the server ---------------------------------------
 SERVER = textwrap.dedent("""
     import os, sys, numpy as np
-    from dashboard import cached
+    from dashboard.state import resources
     from core.errors import BrokenArtifactError
-    gen = cached.generator("r", {cache!r})
-    imgs = cached.images("r", {cache!r})
+    gen = resources.run_sampler("r", {cache!r})
+    imgs = resources.images("r", {cache!r})
     z0 = float(np.asarray(gen.z).sum()); a0 = int(np.asarray(imgs[[0, 39]]).sum())
     for name in ({z!r}, {img!r}):          # another process truncates the files in place
         with open(name, "r+b") as f:

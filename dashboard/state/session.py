@@ -1,5 +1,5 @@
-"""Session state shared by the pages: the selected run (the batch being explored lives in
-dashboard.batch)."""
+"""Session state shared by the pages: the selected run and the cache it lives in (the batch
+being explored lives in dashboard.state.batches)."""
 from __future__ import annotations
 
 import streamlit as st
