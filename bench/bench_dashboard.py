@@ -153,7 +153,7 @@ def slider_tables(args, run, src_z):
     seq = np.array(seq)
 
     # the alternatives a user would reach for, on the same vectors, with BLAS on every core as
-    # in a notebook (the dashboard's server keeps BLAS to one thread: dashboard.cached)
+    # in a notebook (the dashboard's server keeps BLAS to one thread: dashboard.state.resources)
     from threadpoolctl import threadpool_limits
 
     inner = gen.knn.inner

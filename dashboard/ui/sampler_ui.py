@@ -1,6 +1,6 @@
 """Widgets for a sampler's parameters, built from core's sampler registry (defaults, bounds, slider
 ranges, docs, which base sampler a wrapper forwards to), so a new sampler in core shows up here
-without UI code. The widgets start from the session's batch (dashboard.batch) and return the
+without UI code. The widgets start from the session's batch (dashboard.state.batches) and return the
 new one."""
 from __future__ import annotations
 
