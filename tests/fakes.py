@@ -1,4 +1,5 @@
-"""Builders of tiny fake datasets on disk (CelebA layout, mixed image folder) for data tests.
+"""Builders of tiny fake datasets on disk (CelebA layout, mixed image folder) for data tests,
+and a cheap stand-in for the Inception feature extractor (quality tests).
 
 Every fake CelebA image encodes its own number in the green channel of the crop region, so
 a test can check that image rows and index rows stay aligned after files are skipped.
@@ -124,3 +125,18 @@ def make_image_folder(root: Path) -> dict:
 
 KIND_RGB = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200),
             "gray": (128, 128, 128), "white": (255, 255, 255), "gray155": (155, 155, 155)}
+
+
+class PixelFeatures:
+    """Stand-in extractor: 8x8 average-pooled pixels (192 features); same interface."""
+
+    def __init__(self, device: str = "cpu", *a, **k):
+        self.device = device
+
+    def features(self, images, progress=None):
+        x = np.asarray(images, np.float32) / 255.0
+        s = x.shape[1] // 8
+        f = x[:, : 8 * s, : 8 * s].reshape(len(x), 8, s, 8, s, 3).mean(axis=(2, 4)).reshape(len(x), -1)
+        if progress:
+            progress(len(x))
+        return f + 1e-3 * np.random.default_rng(len(x)).standard_normal(f.shape).astype(np.float32)

@@ -3,28 +3,13 @@ a cheap stand-in for Inception (pixel features), so the page test needs no 0.15 
 from __future__ import annotations
 
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 from core.store.paths import REPO_ROOT
+from tests.fakes import PixelFeatures
 
 ROOT = REPO_ROOT
 APP = str(ROOT / "dashboard" / "app.py")
-
-
-class PixelFeatures:
-    """Stand-in extractor: 8x8 average-pooled pixels (192 features); same interface."""
-
-    def __init__(self, device: str = "cpu", *a, **k):
-        self.device = device
-
-    def features(self, images, progress=None):
-        x = np.asarray(images, np.float32) / 255.0
-        s = x.shape[1] // 8
-        f = x[:, : 8 * s, : 8 * s].reshape(len(x), 8, s, 8, s, 3).mean(axis=(2, 4)).reshape(len(x), -1)
-        if progress:
-            progress(len(x))
-        return f + 1e-3 * np.random.default_rng(len(x)).standard_normal(f.shape).astype(np.float32)
 
 
 @pytest.fixture(scope="module")

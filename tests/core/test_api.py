@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core import api
-
-ROOT = Path(__file__).resolve().parent.parent
+from core.store.paths import REPO_ROOT as ROOT
+from tests.fakes import PixelFeatures
 
 
 @pytest.fixture()
@@ -73,17 +72,14 @@ def test_decode(run):
     assert api.face_grid_png(faces, cols=7)[:4] == b"\x89PNG"
 
 
-def test_quality_table(run, tmp_path, monkeypatch):
+def test_quality_table(run, copy_tiny, tmp_path, monkeypatch):
     assert api.quality_table(api.quality_rows(run)).empty          # no quality job yet
-    import shutil
-
     from core.jobs.quality import quality_report
     from core.quality import inception
     from core.quality.table import RowSpec
-    from test_dashboard_quality import PixelFeatures
 
     # the job's rows, with pixel features standing in for Inception, in a copy of the run
-    shutil.copytree(run.path, tmp_path / "runs" / "tiny", ignore=shutil.ignore_patterns("quality", ".*lock"))
+    copy_tiny(tmp_path, skip=("quality", ".*lock"))
     monkeypatch.setattr(inception, "InceptionFeatures", PixelFeatures)
     quality_report("tiny", tmp_path, n=10, n_ref=20, device="cpu", rows=[RowSpec("REAL"), RowSpec("box")],
                    progress=False)

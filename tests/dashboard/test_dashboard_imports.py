@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.store.paths import REPO_ROOT as ROOT
 MAX_CORE_MODULES = 8
 
 
