@@ -73,17 +73,19 @@ def test_decode(run):
 
 
 def test_quality_table(run, copy_tiny, tmp_path, monkeypatch):
-    assert api.quality_table(api.quality_rows(run)).empty          # no quality job yet
     from core.jobs.quality import quality_report
     from core.quality import inception
     from core.quality.table import RowSpec
 
-    # the job's rows, with pixel features standing in for Inception, in a copy of the run
+    # a copy of the run without quality rows (other tests may have made some in the shared one)
     copy_tiny(tmp_path, skip=("quality", ".*lock"))
+    run = api.open_run("tiny", tmp_path)
+    assert api.quality_table(api.quality_rows(run)).empty          # no quality job yet
+    # the job's rows, with pixel features standing in for Inception
     monkeypatch.setattr(inception, "InceptionFeatures", PixelFeatures)
     quality_report("tiny", tmp_path, n=10, n_ref=20, device="cpu", rows=[RowSpec("REAL"), RowSpec("box")],
                    progress=False)
-    table = api.quality_table(api.quality_rows(api.open_run("tiny", tmp_path)))
+    table = api.quality_table(api.quality_rows(run))
     assert sorted(table["row"]) == ["REAL", "box"]                  # rows in file order
     assert {"FID real", "KID real", "precision rec", "recall rec", "face rate", "N"} <= set(table.columns)
 
