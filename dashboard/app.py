@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.state import jobs
+from dashboard.state.shutdown import exit_promptly_on_stop
 from dashboard.ui.import_form import import_form
 from dashboard.ui.sidebar import new_run_form, run_picker
 
@@ -22,6 +23,7 @@ PAGES = [
 
 
 def main() -> None:
+    exit_promptly_on_stop()
     st.set_page_config(page_title="Latent-space atlas", page_icon=":material/face:", layout="wide")
     pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
              for i, (path, title, icon) in enumerate(PAGES)]

@@ -54,8 +54,9 @@ def log_tail(path: Path, n: int = 40) -> str:
 
 
 @contextlib.contextmanager
-def streamlit_server(cache: Path, log_path: Path):
-    """The dashboard on a free port serving ``cache`` (no background jobs); yields its URL."""
+def streamlit_server(cache: Path, log_path: Path, with_proc: bool = False):
+    """The dashboard on a free port serving ``cache`` (no background jobs); yields its URL (and
+    the server's Popen with ``with_proc``)."""
     port = free_port()
     env = {**os.environ, "AE_CACHE_DIR": str(cache), "AE_DASHBOARD_AUTO_JOBS": "0",
            "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
@@ -81,7 +82,7 @@ def streamlit_server(cache: Path, log_path: Path):
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit not healthy after {SERVER_WAIT_S} s:\n{log_tail(log_path)}")
             time.sleep(0.5)
-        yield url
+        yield (url, proc) if with_proc else url
     finally:
         proc.terminate()
         try:
