@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from core.errors import BadInputError
+
+if TYPE_CHECKING:
+    from core.data.sources import Listing
 
 SHOW = 5      # ids quoted in an error
 
@@ -70,8 +73,8 @@ def match_ids(ids: Sequence[str], image_ids: Sequence[str], root: str | os.PathL
     return found
 
 
-def select(listing, ids: Sequence[str]):
-    """``listing`` (core.data.sources.Listing) cut to the images ``ids`` name, in the order of
+def select(listing: Listing, ids: Sequence[str]) -> Listing:
+    """``listing`` cut to the images ``ids`` name, in the order of
     ``ids``: the prepared images then line up with the z-points row by row."""
     from dataclasses import replace
 
