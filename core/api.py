@@ -39,7 +39,7 @@ _HOMES: dict[str, str] = {
     **dict.fromkeys(("Run", "open_run", "list_runs", "summary_line"), "core.store.runs"),
     **dict.fromkeys(("RunPaths", "cache_root", "runs_dir"), "core.store.paths"),
     "check_run_id": "core.store.run_id",
-    **dict.fromkeys(("RunConfig", "DataConfig", "make_config"), "core.config"),
+    **dict.fromkeys(("RunConfig", "DataConfig", "make_config", "RESIZE_FILTERS"), "core.config"),
     "default_run_id": "core.jobs.train_run",
     "ExternalConfig": "core.model.external",
     "VALUE_RANGES": "core.model.conventions:RANGES",

@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM, RunConfig
+from core.config import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_LR, MAX_SYNTHETIC_N, MAX_Z_DIM, RESIZE_FILTERS,
+                         RunConfig)
 from core.errors import AtlasError, BadInputError
 
 MAX_SAMPLE_N = 1000     # a 1,000-face PNG is already ~12 MB at 64 px
@@ -136,9 +137,14 @@ def _import_parser(sub: argparse._SubParsersAction) -> None:
     c = i.add_argument_group("what the model expects (ONNX inputs declare size and layout themselves)")
     c.add_argument("--image-size", type=int, help="input size in px (default: from the ONNX input, else 64)")
     c.add_argument("--channels", type=int, choices=[1, 3], help="3 = RGB, 1 = grey")
-    c.add_argument("--layout", choices=["nchw", "nhwc"], help="channels first (PyTorch) or last (Keras)")
-    c.add_argument("--value-range", default="0,1",
-                   help="pixel values the model was trained on: 0,1 | -1,1 | 0,255 (write --value-range=-1,1)")
+    c.add_argument("--layout", choices=["nchw", "nhwc"], help="channels first (PyTorch) or last (Keras); "
+                   "default: from an ONNX input, else the one the model runs and reconstructs best on")
+    c.add_argument("--value-range",
+                   help="pixel values the model was trained on: 0,1 | -1,1 | 0,255 (write --value-range=-1,1); "
+                        "default: the one under which the model reconstructs the probe batch best")
+    c.add_argument("--resize", choices=RESIZE_FILTERS, default="lanczos",
+                   help="Pillow filter that shrinks the images to the model's size: the one its training "
+                        "data went through (default lanczos)")
     i.add_argument("--request", metavar="FILE", help="the whole import as JSON (external model and data; "
                    "what the dashboard hands over) instead of the options above and below")
     i.add_argument("--dataset", choices=["synthetic", "celeba", "folder"], default="synthetic")
@@ -146,6 +152,8 @@ def _import_parser(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--limit", type=int, help="use only the first N images")
     i.add_argument("--synthetic-n", type=int, default=10000, help="number of synthetic faces")
     i.add_argument("--seed", type=int, default=0, help="synthetic faces and split seed")
+    i.add_argument("--heldout", type=float, default=0.1, help="fraction of the images held out (seeded) for "
+                   "quality and recon, where the source has no valid/test partition of its own (default 0.1)")
     i.add_argument("--device", default="cpu", help="cpu or cuda (onnxruntime-gpu / CUDA torch)")
     i.add_argument("--run-id")
     i.add_argument("--cache-dir")
@@ -170,7 +178,8 @@ def import_request(a: argparse.Namespace) -> tuple:
                          a.decode_method, a.encoder_output, a.z_points, a.z_ids, a.image_size, a.channels,
                          a.layout, a.value_range, a.device)
     # the image size is the model's: filled in (and checked) by the import once the model is open
-    data = DataConfig(a.dataset, a.data_dir, a.image_size or 64, a.limit, a.synthetic_n, a.seed)
+    data = DataConfig(a.dataset, a.data_dir, a.image_size or 64, a.limit, a.synthetic_n, a.seed,
+                      val_fraction=a.heldout, resize=a.resize)
     return ext, data
 
 
@@ -188,6 +197,8 @@ def cmd_import(a: argparse.Namespace) -> int:
               file=sys.stderr)
     run = import_run(ext, data, a.cache_dir, a.run_id, progress=not a.quiet)
     p = run.external["probe"]
+    for note in (p.get("detected") or {}).get("notes", []):
+        print(note, file=sys.stderr)
     print(f"imported {run.external['route']} model: {p['z_dim']} dims, {run.manifest().get('n_ok')} images"
           + (f", probe reconstruction MSE/pixel {p['recon_mse']:.5f}" if "recon_mse" in p else ", no decoder"),
           file=sys.stderr)

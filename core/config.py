@@ -17,6 +17,7 @@ from core.errors import BadInputError
 T = TypeVar("T")
 
 DATASETS = ("synthetic", "celeba", "folder")
+RESIZE_FILTERS = ("lanczos", "bilinear", "bicubic", "nearest")   # Pillow's filters (core.data.image_files)
 # Upper bounds: past these a run takes hours and gigabytes before anything useful happens
 # (4096 px images are 4,096x the memory of 64 px ones); the CLI states them in --help.
 MAX_IMAGE_SIZE = 512
@@ -58,7 +59,8 @@ class DataConfig:
     limit: int | None = None            # keep only the first N images (sorted order)
     synthetic_n: int = 10000            # procedural faces: a demo run in ~4 min on 2 cores
     seed: int = 0                       # synthetic faces and split seed
-    val_fraction: float = 0.1           # used when the source has no partition file
+    val_fraction: float = 0.1           # held out when the source has no partition of its own
+    resize: str = "lanczos"             # Pillow filter: match the one the model was trained with
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -73,8 +75,16 @@ class DataConfig:
         check_int("synthetic_n (--synthetic-n)", self.synthetic_n, 1, MAX_SYNTHETIC_N)
         if not 0.0 <= self.val_fraction < 1.0:
             raise BadInputError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.resize not in RESIZE_FILTERS:
+            raise BadInputError(f"resize (--resize) must be one of {', '.join(RESIZE_FILTERS)}, got {self.resize!r}")
 
-    to_dict = dataclasses.asdict
+    def to_dict(self) -> dict[str, Any]:
+        # resize came later: left out at its default so the configurations (and so the default run
+        # ids and import ids hashed from them) of runs made before it stay the same
+        d = dataclasses.asdict(self)
+        if d["resize"] == "lanczos":
+            del d["resize"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataConfig":

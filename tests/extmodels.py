@@ -38,9 +38,11 @@ class _Call(nn.Module):
         return getattr(self.model, self.method)(x)
 
 
-def to_onnx(module: nn.Module, example: torch.Tensor, path: Path, n_out: int = 1, dynamic: bool = True) -> Path:
-    """``dynamic=False`` fixes the batch size to the example's (as some Keras exports do)."""
-    outs = [f"out{i}" for i in range(n_out)]
+def to_onnx(module: nn.Module, example: torch.Tensor, path: Path, n_out: int = 1, dynamic: bool = True,
+            names: list[str] | None = None) -> Path:
+    """``dynamic=False`` fixes the batch size to the example's (as some Keras exports do);
+    ``names``: the outputs' names (default out0, out1, ...)."""
+    outs = names or [f"out{i}" for i in range(n_out)]
     axes = {"x": {0: "batch"}, **{o: {0: "batch"} for o in outs}} if dynamic else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")    # the legacy (TorchScript-based) exporter warns that it is legacy
@@ -157,3 +159,77 @@ def write_class_module(folder: Path, module: str, cls: str = "UserAE") -> Path:
     path = folder / f"{module}.py"
     path.write_text(textwrap.dedent(CLASS_MODULE.format(name=cls)))
     return path
+
+
+VAE_MODULE = '''
+    """A user's VAE trained on images in [-1, 1] (tanh output); encode returns named outputs."""
+    import torch
+    from torch import nn
+
+
+    class MinusOneVAE(nn.Module):
+        def __init__(self, z_dim=8, size=32):
+            super().__init__()
+            self.size = size
+            self.enc = nn.Linear(3 * size * size, 2 * z_dim)
+            self.dec = nn.Linear(z_dim, 3 * size * size)
+
+        @torch.jit.export
+        def encode(self, x):                                  # [B, 3, S, S] in [-1, 1]
+            mu, logvar = self.enc(x.flatten(1)).chunk(2, dim=1)
+            return {"mu": mu, "logvar": logvar}
+
+        @torch.jit.export
+        def decode(self, z):
+            return torch.tanh(self.dec(z)).view(-1, 3, self.size, self.size)
+
+        def forward(self, x):
+            return self.decode(self.encode(x)["mu"])
+'''
+
+
+def trained_minus_one_vae(folder: Path, images_u8: np.ndarray):
+    """``MinusOneVAE`` written to ``folder/user_vae.py`` and fitted to ``images_u8`` scaled to
+    [-1, 1], the convention its author trained in: the mean is the top-8 PCA projection, the
+    decoder a least-squares fit before its tanh (closed form: no training loop in a test)."""
+    import importlib
+    import sys
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "user_vae.py").write_text(textwrap.dedent(VAE_MODULE))
+    sys.path.insert(0, str(folder))
+    try:
+        model = importlib.import_module("user_vae").MinusOneVAE(z_dim=8, size=images_u8.shape[1])
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("user_vae", None)
+    x = np.asarray(images_u8).transpose(0, 3, 1, 2).reshape(len(images_u8), -1) / 127.5 - 1.0   # [N, 3*S*S]
+    mean = x.mean(axis=0)
+    val, vec = np.linalg.eigh((x - mean) @ (x - mean).T)                 # Gram matrix: [N, N], cheap
+    axes = (vec[:, -8:].T @ (x - mean)) / np.sqrt(val[-8:])[:, None]     # [8, 3*S*S] principal axes
+    mu = (x - mean) @ axes.T                                              # [N, 8]
+    pre = np.arctanh(np.clip(x, -0.98, 0.98))                             # what the decoder's tanh must see
+    fit, *_ = np.linalg.lstsq(np.c_[mu, np.ones(len(mu))], pre, rcond=None)   # [9, 3*S*S]
+    with torch.no_grad():
+        model.enc.weight.zero_()
+        model.enc.bias.zero_()
+        model.enc.weight[:8] = torch.from_numpy(axes).float()
+        model.enc.bias[:8] = torch.from_numpy(-axes @ mean).float()
+        model.dec.weight.copy_(torch.from_numpy(fit[:8].T).float())
+        model.dec.bias.copy_(torch.from_numpy(fit[8]).float())
+    return model.eval()
+
+
+def write_face_folder(folder: Path, n: int, size: int = 96) -> list[str]:
+    """``n`` synthetic faces at ``size`` px as PNG files (a folder source with detail a resize
+    filter changes); returns their file names, sorted."""
+    from PIL import Image
+
+    from core.data.synthetic import render_faces
+
+    folder.mkdir(parents=True, exist_ok=True)
+    faces, _ = render_faces(n, size=size, seed=3)
+    names = [f"face{i:03d}.png" for i in range(n)]
+    for name, face in zip(names, faces):
+        Image.fromarray(face).save(folder / name)
+    return names

@@ -23,7 +23,8 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 # autoencoder/GAN work uses (e.g. DCGAN/BEGAN ports). Other image sizes: the box is scaled
 # proportionally about the same centre and kept square.
 CELEBA_CROP = {"ref_size": (178, 218), "left": 15, "top": 40, "side": 148}
-RESAMPLE = Image.LANCZOS
+FILTERS = {"lanczos": Image.LANCZOS, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
+           "nearest": Image.NEAREST}
 # Pillow first reduces by an integer factor, then resamples at most 3x: nearly Lanczos quality
 # at a fraction of the cost for big photos.
 REDUCING_GAP = 3.0
@@ -70,13 +71,22 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def load_face(path: str, size: int, kind: str) -> np.ndarray:
-    """Decode, orient, convert, crop and resize one file. Raises on anything unreadable."""
+def crop_text(kind: str, resize: str = "lanczos") -> str:
+    if resize == "lanczos":
+        return CROP_TEXT[kind]
+    return CROP_TEXT[kind].replace("Lanczos resize", f"{resize} resize (Pillow's filter alone)")
+
+
+def load_face(path: str, size: int, kind: str, resize: str = "lanczos") -> np.ndarray:
+    """Decode, orient, convert, crop and resize one file. Raises on anything unreadable.
+    Filters other than the default Lanczos are applied alone (no JPEG draft, no reducing gap): they
+    exist to give an imported model the pixels its own training pipeline's ``Image.resize`` gave."""
+    fast = resize == "lanczos"
     with Image.open(path) as im:
         w, h = im.size
         left, _, right, _ = crop_box(w, h, kind)
         side = right - left
-        if im.format == "JPEG" and 2 * size / side <= 0.5:
+        if fast and im.format == "JPEG" and 2 * size / side <= 0.5:
             # let libjpeg decode at 1/2..1/8 scale; still >= 2x the target so quality holds
             f = 2 * size / side
             im.draft("RGB", (math.ceil(w * f), math.ceil(h * f)))
@@ -84,7 +94,8 @@ def load_face(path: str, size: int, kind: str) -> np.ndarray:
         if kind == "center":
             im = ImageOps.exif_transpose(im)
         im = to_rgb(im)
-        out = im.resize((size, size), RESAMPLE, box=crop_box(*im.size, kind), reducing_gap=REDUCING_GAP)
+        out = im.resize((size, size), FILTERS[resize], box=crop_box(*im.size, kind),
+                        reducing_gap=REDUCING_GAP if fast else None)
         return np.asarray(out, dtype=np.uint8)
 
 
@@ -99,10 +110,10 @@ def reason_for(e: BaseException) -> str:
     return f"corrupt: {type(e).__name__}: {msg}"
 
 
-def decode_chunk(task: tuple[list[str], int, str]) -> tuple[np.ndarray, list[str | None]]:
+def decode_chunk(task: tuple[list[str], int, str, str]) -> tuple[np.ndarray, list[str | None]]:
     """Decode a list of paths. Returns images [n, S, S, 3] (rows of failures left zero) and
     per file None (ok) or the reason it was skipped."""
-    paths, size, kind = task
+    paths, size, kind, resize = task
     out = np.zeros((len(paths), size, size, 3), dtype=np.uint8)
     reasons: list[str | None] = []
     old = ImageFile.LOAD_TRUNCATED_IMAGES
@@ -115,7 +126,7 @@ def decode_chunk(task: tuple[list[str], int, str]) -> tuple[np.ndarray, list[str
                     if os.path.getsize(p) == 0:
                         reasons.append("empty: the file has 0 bytes")
                         continue
-                    out[i] = load_face(p, size, kind)
+                    out[i] = load_face(p, size, kind, resize)
                     reasons.append(None)
                 except Exception as e:  # noqa: BLE001 - every failure is reported, none is fatal
                     reasons.append(reason_for(e))

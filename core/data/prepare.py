@@ -50,10 +50,14 @@ class PreparedData:
 
 
 # ------------------------------------------------------------------------------- keys
-def _listing(cfg: DataConfig) -> sources.Listing | None:
+def _listing(cfg: DataConfig, ids: list[str] | None = None) -> sources.Listing | None:
     if cfg.dataset == "synthetic":
         return None
     lst = sources.list_celeba(cfg.data_dir) if cfg.dataset == "celeba" else sources.list_folder(cfg.data_dir)
+    if ids is not None:       # the named images, in that order (before --limit: its first N of them)
+        from core.data.subset import select
+
+        lst = select(lst, ids)
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"limit={cfg.limit} leaves no images of {lst.root}")
     return lst.limited(cfg.limit)
@@ -75,6 +79,8 @@ def _fingerprint(cfg: DataConfig, listing: sources.Listing | None) -> str:
         h.update(hashlib.sha256(renderer).digest())
     else:
         h.update(f"{decode.CROP_TEXT[_crop_kind(cfg)]}\n{listing.signature()}".encode())
+        if cfg.resize != "lanczos":         # only then: every cache key made before the option stays valid
+            h.update(f"resize={cfg.resize}\n".encode())
     return h.hexdigest()
 
 
@@ -95,9 +101,11 @@ def _crop_kind(cfg: DataConfig) -> str:
 
 # ------------------------------------------------------------------------------- prepare
 def prepare(cfg: DataConfig, cache_root: Path, *, progress: bool = True,
-            workers: int | None = None) -> PreparedData:
-    """Decoded, cropped, resized images of ``cfg``'s source, from the cache when it is valid."""
-    listing = _listing(cfg)
+            workers: int | None = None, ids: list[str] | None = None) -> PreparedData:
+    """Decoded, cropped, resized images of ``cfg``'s source, from the cache when it is valid;
+    ``ids``: only the images they name, in their order (a folder or CelebA; the listing's
+    signature then covers the selection, so it is cached under a key of its own)."""
+    listing = _listing(cfg, ids)
     fp = _fingerprint(cfg, listing)
     path = Path(cache_root) / "data" / _key(cfg, listing, fp)
     data = _load_cached(path, cfg, fp)
@@ -176,7 +184,7 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
         n_found = len(listing.files)
         step = decode.chunk_size(n_found, workers)
         paths = [str(p) for _, p, _, _ in listing.files]
-        tasks = [(paths[a:a + step], s, _crop_kind(cfg)) for a in range(0, n_found, step)]
+        tasks = [(paths[a:a + step], s, _crop_kind(cfg), cfg.resize) for a in range(0, n_found, step)]
         func, desc = decode.decode_chunk, f"preparing {cfg.dataset} images"
 
     # entries the listing could not use (symlink loops, dangling links, non-UTF-8 names)
@@ -239,7 +247,7 @@ def _build(cfg: DataConfig, listing, fp: str, path: Path, progress: bool, worker
         "skipped": skipped,
         "skipped_counts": dict(Counter(r["reason"].split(":")[0] for r in skipped)),
         "notes": notes,
-        "crop": "rendered at the target size (no crop)" if listing is None else decode.CROP_TEXT[_crop_kind(cfg)],
+        "crop": "rendered at the target size (no crop)" if listing is None else decode.crop_text(_crop_kind(cfg), cfg.resize),
         "image_size": s, "limit": cfg.limit,
         "attribute_columns": [c for c in index.columns if c not in FIRST_COLUMNS],
         "fingerprint": fp, "key": path.name, "prep_version": PREP_VERSION,

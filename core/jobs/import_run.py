@@ -87,13 +87,19 @@ def _copy_model(ext: ExternalConfig, stage: Path) -> tuple[ExternalConfig, dict]
             fix[key] = f"model/{name}"
     if ext.z_points:
         sources["z_points"] = {"path": str(Path(ext.z_points).resolve()), "sha256": file_digest(ext.z_points)}
+    if ext.z_ids:           # which images the run holds: kept so the selection can be made again
+        sources["z_ids"] = {"path": str(Path(ext.z_ids).resolve()), "sha256": file_digest(ext.z_ids)}
+        shutil.copyfile(ext.z_ids, stage / "model" / "z_ids.txt")
     if ext.code_dir or ext.model:
         fix["code_dir"] = str(Path(ext.code_dir or ".").resolve())
-    return dataclasses.replace(ext, **fix, z_ids=None, device="cpu"), sources
+    return dataclasses.replace(ext, **fix, z_ids="model/z_ids.txt" if ext.z_ids else None, device="cpu"), sources
 
 
 def _aligned_z(ext: ExternalConfig, index) -> np.ndarray:
-    """Precomputed z-points in the order of the prepared images (by --z-ids, else as given)."""
+    """Precomputed z-points in the order of the prepared images: by --z-ids (which selected and
+    ordered the images of a folder or CelebA, see ``_build``), else as given."""
+    from core.data.subset import match_ids, read_ids
+
     try:
         z = np.load(ext.z_points, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as e:
@@ -105,17 +111,16 @@ def _aligned_z(ext: ExternalConfig, index) -> np.ndarray:
             raise BadInputError(f"--z-points has {len(z):,} rows but the dataset has {len(index):,} images; give "
                                 "--z-ids FILE (one image file name per z-point row) or --limit")
         return np.asarray(z, np.float32)
-    ids = [ln.strip() for ln in Path(ext.z_ids).read_text().splitlines() if ln.strip()]
+    ids = read_ids(ext.z_ids)
     if len(ids) != len(z):
         raise BadInputError(f"--z-ids lists {len(ids):,} ids for {len(z):,} z-point rows")
-    row_of = {i: r for r, i in enumerate(ids)}
-    row_of.update({Path(i).stem: r for r, i in enumerate(ids)})
-    rows = [row_of.get(i, row_of.get(Path(i).stem, -1)) for i in index["image_id"].astype(str)]
-    missing = [i for i, r in zip(index["image_id"], rows) if r < 0]
-    if missing:
-        raise BadInputError(f"{len(missing):,} images of the dataset have no z-point in --z-ids (first: "
-                            f"{missing[:5]}); import the matching subset (e.g. with --limit)")
-    return np.asarray(z[rows], np.float32)
+    have = index["image_id"].astype(str).tolist()
+    row_of = {i: r for r, i in enumerate(match_ids(ids, have))}
+    missing = [i for i in have if i not in row_of]
+    if missing:            # synthetic faces only: a folder or CelebA was cut to the named images
+        raise BadInputError(f"{len(missing):,} synthetic faces have no z-point in --z-ids (first: {missing[:5]}): "
+                            "z-points of synthetic faces must cover --synthetic-n of them (or --limit N)")
+    return np.asarray(z[[row_of[i] for i in have]], np.float32)
 
 
 def _z_dim(path: str) -> int | None:
@@ -124,6 +129,18 @@ def _z_dim(path: str) -> int | None:
     except (OSError, ValueError) as e:
         raise BadInputError(f"--z-points {path} is not a readable .npy array ({e})") from e
     return int(z.shape[1]) if z.ndim == 2 else None
+
+
+def _heldout(index, data: DataConfig) -> np.ndarray:
+    """The partition column with held-out rows, by the rule of trained runs (core.jobs.train_run):
+    official valid/test rows where the source has them, else a seeded --heldout fraction; so
+    ``quality`` and ``recon --partition valid`` work on every imported run."""
+    from core.jobs.train_run import _split_rows, _used_partition
+
+    if len(index) < 2 or not (index["partition"] == "train").any():
+        return index["partition"].to_numpy()
+    train, val = _split_rows(index, data.seed, data.val_fraction)
+    return _used_partition(index, train, val)
 
 
 def _model_config(spec, z_dim: int) -> ModelConfig:
@@ -174,13 +191,19 @@ def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, s
     status.set(state="loading", message="opening the model")
     enc, dec = open_parts(ext)
     z_dim = _z_dim(ext.z_points) if ext.z_points else None
-    spec = resolve_spec(ext, enc, dec, z_dim)
+    spec, open_ = resolve_spec(ext, enc, dec, z_dim)
     try:
         data_cfg = dataclasses.replace(data_cfg, image_size=spec.image_size)
     except ValueError as e:
         raise BadInputError(f"the model's image size {spec.image_size} px cannot be prepared: {e}") from e
     status.set(state="preparing", message=f"preparing {data_cfg.dataset} images at {spec.image_size} px")
-    data = prepare(data_cfg, root, progress=progress)
+    # z-points of some of a folder's (or CelebA's) images: exactly those, in the z-points' order
+    ids = None
+    if ext.z_points and ext.z_ids and data_cfg.dataset != "synthetic":
+        from core.data.subset import read_ids
+
+        ids = read_ids(ext.z_ids)
+    data = prepare(data_cfg, root, progress=progress, ids=ids)
     if len(data.images) == 0:
         raise BadInputError(f"the dataset {data_cfg.dataset} {data_cfg.data_dir or ''} has no readable images")
     z = _aligned_z(ext, data.index) if ext.z_points else None
@@ -188,7 +211,10 @@ def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, s
         raise NonFiniteError(f"--z-points {ext.z_points} contains NaN or inf")
     codec = ExternalCodec(ext, spec, enc, dec)
     status.set(state="probing", message="trying the model on one batch")
-    seen = probe(codec, data.images, z)
+    seen = probe(codec, data.images, z, open_)
+    spec = codec.spec                      # with the conventions the probe found
+    for note in (seen.get("detected") or {}).get("notes", []):
+        status.set(message=note)
     stage.mkdir(parents=True)
     stored, sources = _copy_model(ext, stage)
     status.set(state="encoding", message=f"encoding {len(data.images):,} images", encoded=0,
@@ -200,6 +226,7 @@ def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, s
         bar.close()
     index = data.index.copy()
     index.insert(0, "row", np.arange(len(index)))
+    index["partition"] = _heldout(index, data_cfg)
     if errs is not None:
         index["recon_mse"] = errs
     with atomic.atomic_path(stage / "index.parquet") as tmp:

@@ -38,12 +38,15 @@ class ExternalConfig:
     z_ids: str | None = None            # text file: the image id of each z-point row, in order
     image_size: int | None = None       # None: read off an ONNX input, else 64
     channels: int | None = None         # 3 (RGB) or 1 (grey); None: ONNX input, else 3
-    layout: str | None = None           # "nchw" / "nhwc"; None: ONNX input, else nchw
-    value_range: str = "0,1"            # "0,1", "-1,1" or "0,255"
+    layout: str | None = None           # "nchw" / "nhwc"; None: ONNX input, else found by the probe
+    value_range: str | None = None      # "0,1", "-1,1" or "0,255"; None: found by the probe
     device: str = "cpu"
 
     def __post_init__(self):
-        object.__setattr__(self, "value_range", parse_range(self.value_range))
+        if self.value_range not in (None, ""):
+            object.__setattr__(self, "value_range", parse_range(self.value_range))
+        else:
+            object.__setattr__(self, "value_range", None)
         if self.layout is not None and self.layout not in ("nchw", "nhwc"):
             raise BadInputError(f"--layout must be nchw (channels first) or nhwc (channels last), got {self.layout!r}")
 
@@ -102,10 +105,17 @@ def part_kind(path: str | None) -> str:
 
 def select_output(out: Any, choice: str | None, what: str = "the encoder") -> tuple[np.ndarray, str]:
     """The latent among an encoder's outputs: a tensor as is; a tuple's element ``choice`` (0);
-    a dict's key ``choice``, else its mean-like key (VAE: mean, never a random draw), else the first."""
+    a dict's key ``choice`` (ONNX output names; a namedtuple's or dataclass's fields, which
+    core.model.torch_part hands over as a dict), else its mean-like key (VAE: mean, never a random
+    draw), else the first."""
     if isinstance(out, np.ndarray):
         return out, "the output"
     if isinstance(out, (tuple, list)):
+        if choice not in (None, "") and not str(choice).lstrip("-").isdigit():
+            raise BadInputError(
+                f"{what} returns a tuple of {len(out)} outputs, which have no names: --encoder-output {choice!r} "
+                f"must be an index, 0 to {len(out) - 1} (a VAE's (mean, log-variance): 0), or the model must "
+                "return a dict, namedtuple or dataclass whose field names the outputs")
         k = int(choice) if choice not in (None, "") else 0
         if not -len(out) <= k < len(out):
             raise BadInputError(f"{what} returns {len(out)} outputs; --encoder-output {choice} is not one of them")
@@ -177,10 +187,12 @@ def open_parts(cfg: ExternalConfig, threads: int | None = None) -> tuple[object 
     return enc, dec
 
 
-def resolve_spec(cfg: ExternalConfig, encoder: Any, decoder: Any = None, z_dim: int | None = None) -> ImageSpec:
+def resolve_spec(cfg: ExternalConfig, encoder: Any, decoder: Any = None,
+                 z_dim: int | None = None) -> tuple[ImageSpec, tuple[str, ...]]:
     """The declared conventions, completed and checked by what the model says about its images:
     an ONNX encoder's input shape, else an ONNX decoder's output shape, else (z-points) the shape
-    a decoder returns for one latent vector."""
+    a decoder returns for one latent vector. Also which conventions are still open ("layout",
+    "value_range"): declared by nobody, so the probe tries them (core.model.detect)."""
     from core.model.onnx_part import image_layout
 
     seen, where = None, ""
@@ -188,17 +200,22 @@ def resolve_spec(cfg: ExternalConfig, encoder: Any, decoder: Any = None, z_dim: 
         seen, where = encoder.image_layout(), f"{cfg.encoder} takes input of shape {encoder.shape}"
     elif encoder is None and hasattr(decoder, "output_layout"):
         seen, where = decoder.output_layout(), f"{cfg.decoder} returns images"
-    elif encoder is None and decoder is not None and z_dim and cfg.image_size is None:
+    elif encoder is None and decoder is not None and z_dim:
         y, _ = select_output(decoder.run(np.zeros((1, z_dim), np.float32)), None, "the decoder")
         seen, where = image_layout(list(np.shape(y))), f"the decoder returns images of shape {list(np.shape(y))}"
+    # without a decoder, z-points meet no model: nothing to find out
+    used = encoder is not None or decoder is not None
+    open_ = tuple(k for k, v in (("layout", cfg.layout if not seen else seen[0]), ("value_range", cfg.value_range))
+                  if v is None and used)
+    vrange = cfg.value_range or "0,1"          # provisional while open
     if seen:
         layout, size, ch = seen
         for name, declared, actual in (("--layout", cfg.layout, layout), ("--image-size", cfg.image_size, size),
                                        ("--channels", cfg.channels, ch)):
             if declared is not None and declared != actual:
                 raise BadInputError(f"{where} ({name} {actual}), but {name} {declared} was declared")
-        return ImageSpec(size, ch, layout, cfg.value_range)
-    return ImageSpec(cfg.image_size or 64, cfg.channels or 3, cfg.layout or "nchw", cfg.value_range)
+        return ImageSpec(size, ch, layout, vrange), open_
+    return ImageSpec(cfg.image_size or 64, cfg.channels or 3, cfg.layout or "nchw", vrange), open_
 
 
 def load_external(stored: dict, run_path: Path, device: str = "cpu", threads: int | None = None) -> ExternalCodec:

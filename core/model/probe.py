@@ -8,8 +8,6 @@ recorded in the run's config.json.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from core.errors import BadInputError, NonFiniteError
@@ -67,20 +65,13 @@ def probe_decoder(codec: ExternalCodec, z: np.ndarray) -> tuple[np.ndarray, dict
 
 
 def _range_mses(codec: ExternalCodec, images: np.ndarray) -> dict[str, float]:
-    """Reconstruction error of the probe batch under each value range (the model's own range wins
-    clearly once it is trained: nothing else maps its outputs back onto the images)."""
-    unit = images.astype(np.float32) / 255.0
-    mses = {}
-    for r in RANGES:
-        alt = ExternalCodec(codec.cfg, dataclasses.replace(codec.spec, value_range=r), codec.encoder,
-                            codec.decoder, codec.z_dim)
-        try:
-            rec = alt.spec.from_model(alt.decode_raw(alt._encode_batch(images)))
-        except Exception:  # noqa: BLE001 -- an external model may raise anything; a range the model cannot even run under is no competitor
-            continue
-        if rec.shape == unit.shape and np.isfinite(rec).all():
-            mses[r] = round(float(np.mean((rec - unit) ** 2)), 6)
-    return mses
+    """Reconstruction error of the probe batch under each value range the decoder's output fits
+    (the model's own range wins clearly once it is trained: nothing else maps its outputs back
+    onto the images)."""
+    from core.model.detect import attempts
+
+    tried = attempts(codec, images, None, [codec.spec.layout], list(RANGES))
+    return {r: round(a.mse, 6) for (_, r), a in tried.items() if a.mse is not None}
 
 
 def _refuse_worse_range(declared: str, mses: dict[str, float]) -> None:
@@ -93,9 +84,25 @@ def _refuse_worse_range(declared: str, mses: dict[str, float]) -> None:
                             f"trained on [{best}]; pass --value-range {best}")
 
 
-def probe(codec: ExternalCodec, images: np.ndarray, z_given: np.ndarray | None = None) -> dict:
-    """Run encoder and decoder on one batch; returns what was seen, sets ``codec.z_dim``."""
+def probe(codec: ExternalCodec, images: np.ndarray, z_given: np.ndarray | None = None,
+          open_: tuple[str, ...] = ()) -> dict:
+    """Run encoder and decoder on one batch; returns what was seen, sets ``codec.z_dim``, and
+    ``codec.spec`` to the best of the conventions left ``open_`` (core.model.detect)."""
+    from core.model.detect import detect
+
     images = np.asarray(images[:PROBE_N])
+    chosen, found = detect(codec, images, z_given, open_)
+    codec.spec = chosen.spec
+    try:
+        seen = _checks(codec, images, z_given, "value_range" not in open_)
+    except (BadInputError, NonFiniteError) as e:
+        if found and found.get("none_fits"):     # no undeclared convention works: say which were tried
+            raise type(e)(f"{e} ({found['none_fits']})") from e
+        raise
+    return {**seen, "detected": found} if found else seen
+
+
+def _checks(codec: ExternalCodec, images: np.ndarray, z_given: np.ndarray | None, range_declared: bool) -> dict:
     seen: dict = {"batch": len(images), "input_shape": codec.spec.input_shape(len(images))}
     if codec.has_encoder:
         z, info = probe_encoder(codec, images)
@@ -105,7 +112,8 @@ def probe(codec: ExternalCodec, images: np.ndarray, z_given: np.ndarray | None =
     seen.update(info)
     codec.z_dim = seen["z_dim"]
     if codec.has_decoder:
-        mses = _range_mses(codec, images) if codec.has_encoder else {}
+        # a declared range is checked against the others; an open one was chosen among them
+        mses = _range_mses(codec, images) if codec.has_encoder and range_declared else {}
         try:
             rec, info = probe_decoder(codec, z)
         except BadInputError as e:

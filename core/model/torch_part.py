@@ -6,6 +6,7 @@ safetensors, or a state_dict read by ``torch.load(weights_only=True)``.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 import zipfile
@@ -153,6 +154,11 @@ def _to_numpy(out):
 
     if isinstance(out, torch.Tensor):
         return out.detach().float().cpu().numpy()
+    # named outputs become dicts, so --encoder-output can pick one by its name
+    if isinstance(out, tuple) and hasattr(out, "_fields"):                     # a namedtuple
+        return {k: _to_numpy(v) for k, v in zip(out._fields, out)}
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        return {f.name: _to_numpy(getattr(out, f.name)) for f in dataclasses.fields(out)}
     if isinstance(out, (tuple, list)):
         return type(out)(_to_numpy(o) for o in out)
     if isinstance(out, dict):

@@ -51,8 +51,9 @@ def _model_fields(route: str) -> dict:
         f["decode_method"] = c2.text_input("Decode method", key="imp_dec_m", placeholder="decode").strip() or None
     if route != "z_points":
         f["encoder_output"] = st.text_input("Encoder output that is the latent (optional)", key="imp_out",
-                                            help="Index or name; a VAE's mean (found by name when it is "
-                                                 "called mean/mu). Never a random draw.").strip() or None
+                                            help="Index (of a tuple) or name (an ONNX output, a dict key, a "
+                                                 "namedtuple field), e.g. mu; a VAE's mean is found by name "
+                                                 "when it is called mean/mu. Never a random draw.").strip() or None
     return f
 
 
@@ -60,13 +61,15 @@ def _convention_fields() -> dict:
     st.markdown("**What the model expects** (ONNX inputs say size and layout themselves)")
     c1, c2 = st.columns(2)
     size = c1.number_input("Image size (0: from the model)", 0, 1024, 0, step=16, key="imp_size")
-    vrange = c2.selectbox("Value range", list(api.VALUE_RANGES), key="imp_range", format_func=lambda r: f"[{r}]")
+    vrange = c2.selectbox("Value range", ["auto", *api.VALUE_RANGES], key="imp_range",
+                          format_func=lambda r: "auto (best reconstruction)" if r == "auto" else f"[{r}]")
     c3, c4 = st.columns(2)
     layout = c3.selectbox("Channels", ["auto", "nchw", "nhwc"], key="imp_layout",
                           format_func={"auto": "auto", "nchw": "first (PyTorch)", "nhwc": "last (Keras)"}.get)
     colour = c4.selectbox("Colour", ["auto", 3, 1], key="imp_channels",
                           format_func={"auto": "auto", 3: "RGB", 1: "grey"}.get)
-    return {"image_size": int(size) or None, "value_range": vrange, "layout": None if layout == "auto" else layout,
+    return {"image_size": int(size) or None, "value_range": None if vrange == "auto" else vrange,
+            "layout": None if layout == "auto" else layout,
             "channels": None if colour == "auto" else int(colour)}
 
 
@@ -77,9 +80,14 @@ def _data_fields() -> dict:
     c1, c2 = st.columns(2)
     limit = c1.number_input("Only the first N images (0: all)", 0, 10_000_000, 0, key="imp_limit")
     n_syn = c2.number_input("Synthetic faces", 500, 500_000, 10_000, step=1000, key="imp_nsyn")
+    c3, c4 = st.columns(2)
+    resize = c3.selectbox("Resize filter", api.RESIZE_FILTERS, key="imp_resize",
+                          help="The Pillow filter the model's training images were resized with.")
+    heldout = c4.number_input("Held out (no valid/test partition)", 0.0, 0.5, 0.1, step=0.05, key="imp_heldout")
     # the image size is the model's: the import fills it in once the model is open
     return {"dataset": dataset, "data_dir": data_dir if dataset != "synthetic" else None, "image_size": 64,
-            "limit": int(limit) or None, "synthetic_n": int(n_syn)}
+            "limit": int(limit) or None, "synthetic_n": int(n_syn), "resize": resize,
+            "val_fraction": float(heldout)}
 
 
 def _submit(fields: dict, data_args: dict, rid: str) -> None:

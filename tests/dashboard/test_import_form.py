@@ -28,10 +28,13 @@ def app() -> AppTest:
     return at
 
 
-def submit(at: AppTest, route: str, **text) -> AppTest:
+def submit(at: AppTest, route: str, widgets: dict | None = None, **text) -> AppTest:
+    """``text``: text inputs by key; ``widgets``: {key: (kind, value)} for the other inputs."""
     at.sidebar.radio(key="imp_route").set_value(route).run()
     for key, value in text.items():
         at.sidebar.text_input(key=key).set_value(value)
+    for key, (kind, value) in (widgets or {}).items():
+        getattr(at.sidebar, kind)(key=key).set_value(value)
     at.sidebar.number_input(key="imp_nsyn").set_value(500)
     if route in ("torchscript", "class"):
         at.sidebar.checkbox(key="imp_trust").check()
@@ -70,6 +73,19 @@ def test_bad_input_is_refused_before_anything_starts(env, tmp_path):
     next(b for b in at.sidebar.button if b.label == "Import").click().run()   # trust not ticked
     assert any("I trust this code" in e.value for e in at.sidebar.error)
     assert not (env / "logs").exists() or not list((env / "logs").glob("*.import.json"))
+
+
+def test_the_form_hands_over_resize_heldout_and_an_output_name(env, tmp_path, monkeypatch):
+    import json
+
+    asked = []
+    monkeypatch.setattr(launch, "start_import", lambda rid, request: asked.append(json.loads(request)) or False)
+    (tmp_path / "enc.onnx").write_bytes(b"x")
+    submit(app(), "onnx", imp_encoder=str(tmp_path / "enc.onnx"), imp_out="mu",
+           widgets={"imp_resize": ("selectbox", "bilinear"), "imp_heldout": ("number_input", 0.2)})
+    (req,) = asked
+    assert req["data"]["resize"] == "bilinear" and req["data"]["val_fraction"] == 0.2
+    assert req["external"]["encoder_output"] == "mu" and req["external"]["value_range"] is None   # found by the probe
 
 
 @pytest.mark.slow

@@ -119,7 +119,7 @@ def test_declared_range_contradicted_by_the_decoder(good, tmp_path):
 
     dec = _ts(Tanh(), torch.randn(2, D), tmp_path / "tanh.pt")
     _refused(tmp_path / "c", r"outside the declared range \[0, 1\].*--value-range", encoder=good["enc"],
-             decoder=dec, image_size=S)
+             decoder=dec, image_size=S, value_range="0,1")
 
 
 class Blocks(nn.Module):
