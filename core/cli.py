@@ -340,6 +340,9 @@ def cmd_sample(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
+        from core.store.paths import check_cache_dir
+
+        check_cache_dir(a.cache_dir)        # every command has --cache-dir (or AE_CACHE_DIR)
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive,
                 "import": cmd_import, "quality": _cmd_quality}[a.cmd](a)
     except (AtlasError, ValueError, OSError, RuntimeError, KeyError, FloatingPointError) as e:

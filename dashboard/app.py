@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import AtlasError
+from core.store.paths import check_cache_dir
 from dashboard import jobs
 from dashboard.import_form import import_form
 from dashboard.sidebar import new_run_form, run_picker
@@ -23,6 +25,11 @@ PAGES = [
 
 def main() -> None:
     st.set_page_config(page_title="Latent-space atlas", page_icon=":material/face:", layout="wide")
+    try:        # AE_CACHE_DIR naming a file would otherwise look like an empty cache (and get a demo run)
+        check_cache_dir()
+    except AtlasError as e:
+        st.error(str(e))
+        st.stop()
     pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
              for i, (path, title, icon) in enumerate(PAGES)]
     page = st.navigation(pages)
