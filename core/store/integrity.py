@@ -94,6 +94,23 @@ def nonfinite_rows_cached(path: Path, memo: Path, repair: str = "") -> tuple[lis
     return out
 
 
+def pair_intact(folder: str | os.PathLike, names: list[str] | None, cols: int) -> bool:
+    """Cheap check (headers only) that a derived artifact stored as (a float [N, cols] ``.npy``, a
+    JSON sidecar with its ``params``) is whole: every byte the header promises, a sidecar that
+    parses. ``names`` None: the files were not recorded, nothing to check."""
+    import json
+
+    if names is None:
+        return True
+    try:
+        npy, side = (Path(folder) / n for n in names)
+        shape, dtype, _ = npy_header(npy)
+        return (len(shape) == 2 and shape[1] == cols and dtype.kind == "f"
+                and isinstance(json.loads(side.read_text()).get("params"), dict))
+    except (OSError, ValueError, TypeError, AttributeError, BrokenArtifactError):
+        return False
+
+
 def parquet_rows(path: str | os.PathLike, repair: str = "") -> int:
     import pyarrow.parquet as pq
 

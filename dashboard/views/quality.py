@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.errors import AtlasError
 from core.jobs import launch
 from core.quality import table
 from core.store.paths import RunPaths
@@ -82,7 +83,8 @@ def _grids(run, rows: list[dict]) -> None:
         for r in rows:
             try:
                 grid = table.row_arrays(run, r["key"])["grid"][:7]
-            except (OSError, KeyError, ValueError):
+            except (AtlasError, KeyError) as e:     # said, never skipped in silence
+                st.caption(f"{r['label']}: no faces to show ({e})")
                 continue
             widgets.show_faces(grid, caption=f"{r['label']}: face rate {r['face_rate']:.2f}", cols=7, face_px=64)
 
@@ -94,7 +96,10 @@ def render() -> None:
         return
     paths = RunPaths.of(run.run_id, state.root())
     _job(run.run_id, paths)
-    rows = table.read_rows(run)
+    rows, damaged = table.read_rows(run), table.damaged_rows(run)
+    if damaged:
+        st.warning(f"{len(damaged)} cached quality rows are damaged and left out ({', '.join(damaged[:5])} in "
+                   f"derived/quality/): start the job again to recompute them.")
     if not widgets.need(bool(rows), "No quality figures yet for this run: start the job above "
                         "(or `python -m core quality RUN_ID`)."):
         return
