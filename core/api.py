@@ -37,7 +37,7 @@ _HOMES: dict[str, str] = {
                      "NotReadyError", "BusyError", "NonFiniteError"), "core.errors"),
     # runs, their files and configurations
     **dict.fromkeys(("Run", "open_run", "list_runs", "summary_line"), "core.store.runs"),
-    **dict.fromkeys(("RunPaths", "cache_root", "runs_dir"), "core.store.paths"),
+    **dict.fromkeys(("RunPaths", "cache_root", "runs_dir", "check_cache_dir"), "core.store.paths"),
     "check_run_id": "core.store.run_id",
     **dict.fromkeys(("RunConfig", "DataConfig", "make_config", "RESIZE_FILTERS"), "core.config"),
     "default_run_id": "core.jobs.train_run",
@@ -75,6 +75,7 @@ _HOMES: dict[str, str] = {
     "quality_lookup": "core.quality.table:lookup",
     "quality_flat": "core.quality.table:flat",
     "quality_row_arrays": "core.quality.table:row_arrays",
+    "quality_damaged_rows": "core.quality.table:damaged_rows",
     "quality_default_rows": "core.quality.table:default_rows",
     "QUALITY_REFERENCES": "core.quality.table:REFERENCES",
     **dict.fromkeys(("LiveJudge", "off_data"), "core.quality.live"),

@@ -129,6 +129,8 @@ def _import_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--weights", help="its weights: .safetensors or a state_dict (loaded weights-only)")
     m.add_argument("--model-args", default="{}", help='constructor arguments as JSON, e.g. \'{"z_dim": 128}\'')
     m.add_argument("--code-dir", help="folder holding the class's package (default: current folder)")
+    m.add_argument("--trust-code", action="store_true", help="allow a TorchScript file or a Python class to run "
+                   "(they are code, run with your permissions); refused without it")
     m.add_argument("--encode-method", help="method or sub-module that encodes (class default: encode)")
     m.add_argument("--decode-method", help="method or sub-module that decodes (class default: decode)")
     m.add_argument("--encoder-output", help="which encoder output is the latent: index or name (VAE: the mean)")
@@ -176,7 +178,7 @@ def import_request(a: argparse.Namespace) -> tuple:
         raise BadInputError("--model-args must be a JSON object of constructor arguments")
     ext = ExternalConfig(a.encoder, a.decoder, a.model, a.weights, args, a.code_dir, a.encode_method,
                          a.decode_method, a.encoder_output, a.z_points, a.z_ids, a.image_size, a.channels,
-                         a.layout, a.value_range, a.device)
+                         a.layout, a.value_range, a.device, a.trust_code)
     # the image size is the model's: filled in (and checked) by the import once the model is open
     data = DataConfig(a.dataset, a.data_dir, a.image_size or 64, a.limit, a.synthetic_n, a.seed,
                       val_fraction=a.heldout, resize=a.resize)
@@ -190,6 +192,10 @@ def cmd_import(a: argparse.Namespace) -> int:
         from core.jobs.import_run import load_request
 
         ext, data = load_request(a.request)
+        if a.trust_code:
+            import dataclasses
+
+            ext = dataclasses.replace(ext, trust_code=True)
     else:
         ext, data = import_request(a)
     if ext.is_code():
@@ -345,6 +351,9 @@ def cmd_sample(a: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     try:
+        from core.store.paths import check_cache_dir
+
+        check_cache_dir(a.cache_dir)        # every command has --cache-dir (or AE_CACHE_DIR)
         return {"train": cmd_train, "runs": cmd_runs, "sample": cmd_sample, "recon": cmd_recon, "derive": cmd_derive,
                 "import": cmd_import, "quality": _cmd_quality}[a.cmd](a)
     except (AtlasError, ValueError, OSError, RuntimeError, KeyError, FloatingPointError) as e:

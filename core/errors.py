@@ -8,6 +8,7 @@ and say what to do. Each message names the file or argument and the repair; no t
       NotReadyError       an artifact is not there yet (run still training, derive not run)
       BusyError           another process holds the lock (a run being trained, derived, ...)
       NonFiniteError      NaN/inf in data, weights, latents or decoder output (FloatingPointError too)
+        DecoderOutputError  the decoder gave NaN/inf for some latent vectors (``.rows`` names them)
 """
 from __future__ import annotations
 
@@ -44,3 +45,17 @@ class BusyError(AtlasError, RuntimeError):
 
 class NonFiniteError(AtlasError, FloatingPointError):
     """NaN or inf where numbers must be finite."""
+
+
+class DecoderOutputError(NonFiniteError):
+    """The decoder returned NaN or inf for some finite latent vectors: no image exists for them,
+    and rounding NaN to 8 bits would draw a black tile without a word. ``rows``: their rows in
+    the decoded batch; ``n``: the batch size."""
+
+    def __init__(self, rows, n: int):
+        self.rows, self.n = [int(r) for r in rows], int(n)
+        shown = ", ".join(map(str, self.rows[:12])) + (", ..." if len(self.rows) > 12 else "")
+        super().__init__(f"the decoder returned NaN or inf for {len(self.rows)} of {self.n} latent vectors "
+                         f"(rows {shown} of the batch), so they have no image. Such vectors usually lie far "
+                         "from the real z-points (draw closer to them: a smaller fact or b); if real z-points "
+                         "fail too, the model itself is broken")

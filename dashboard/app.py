@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core import api
+from core.errors import AtlasError
 from dashboard.state import jobs
 from dashboard.state.shutdown import exit_promptly_on_stop
 from dashboard.ui.import_form import import_form
@@ -25,6 +27,11 @@ PAGES = [
 def main() -> None:
     exit_promptly_on_stop()
     st.set_page_config(page_title="Latent-space atlas", page_icon=":material/face:", layout="wide")
+    try:        # AE_CACHE_DIR naming a file would otherwise look like an empty cache (and get a demo run)
+        api.check_cache_dir()
+    except AtlasError as e:
+        st.error(str(e))
+        st.stop()
     pages = [st.Page(path, title=title, icon=icon, default=(i == 0))
              for i, (path, title, icon) in enumerate(PAGES)]
     page = st.navigation(pages)

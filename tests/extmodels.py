@@ -22,8 +22,10 @@ def synthetic_data(n: int = 300, size: int = 32) -> DataConfig:
 
 
 def do_import(cache, run_id: str, data: DataConfig | None = None, **ext):
+    """Import as a user who trusts the code the tests wrote (TorchScript, classes)."""
     from core.jobs.import_run import import_run
 
+    ext.setdefault("trust_code", True)
     return import_run(ExternalConfig(**ext), data or synthetic_data(), cache, run_id, progress=False)
 
 
@@ -233,3 +235,30 @@ def write_face_folder(folder: Path, n: int, size: int = 96) -> list[str]:
     for name, face in zip(names, faces):
         Image.fromarray(face).save(folder / name)
     return names
+
+
+class NanBeyond(nn.Module):
+    """A decoder [B, d] -> [B, 3, S, S] in [0, 1] that returns NaN wherever z[:, 0] > ``limit``:
+    what a model can do far off its training data (the hardening probes' NaN decoder)."""
+
+    def __init__(self, d: int, size: int, limit: float):
+        super().__init__()
+        torch.manual_seed(0)
+        self.lin, self.size, self.limit = nn.Linear(d, 3 * size * size), size, float(limit)
+
+    def forward(self, z):
+        x = torch.sigmoid(self.lin(z)).view(-1, 3, self.size, self.size)
+        off = (z[:, :1] > self.limit).view(-1, 1, 1, 1)                     # [B, 1, 1, 1]
+        return torch.where(off, torch.full_like(x, float("nan")), x)
+
+
+def nan_decoder_files(folder: Path, n: int = 200, d: int = 8, size: int = 32, limit: float | None = None) -> dict:
+    """z-points [n, d] (component 0 narrow, so samplers easily leave it) and an ONNX decoder that
+    is NaN above the largest real z[:, 0] (or above ``limit``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    z = np.random.default_rng(0).standard_normal((n, d)).astype(np.float32)
+    z[:, 0] *= 0.1
+    np.save(folder / "z.npy", z)
+    lim = float(z[:, 0].max()) if limit is None else limit
+    dec = to_onnx(NanBeyond(d, size, lim), torch.zeros(2, d), folder / f"dec-{lim:g}.onnx")
+    return {"z": folder / "z.npy", "decoder": dec, "limit": lim}

@@ -52,7 +52,7 @@ def derive_status(paths: RunPaths) -> dict:
 def derive(run_id: str, cache_dir: str | os.PathLike | None = None, umap_params: dict | None = None) -> dict:
     """Statistics, UMAP and mixture of one run (idempotent: cached files are reused)."""
     from core.sampling.mixture import cached_gmm
-    from core.maps.embedding import cached_embedding
+    from core.maps.embedding import cached_embedding, embedding_files
     from core.analysis.latent_stats import cached_latent_stats
 
     params = dict(UMAP_PARAMS if umap_params is None else umap_params)
@@ -87,7 +87,9 @@ def derive(run_id: str, cache_dir: str | os.PathLike | None = None, umap_params:
             except (ValueError, ArithmeticError) as e:  # optional: the sampler can fit it on demand
                 note = f"statistics and UMAP ready (mixture failed: {type(e).__name__}: {e})"
                 print(f"warning: {note}", file=sys.stderr)
-            return report("done", note, 1.0, z_key=stats.z_key, umap_params=params, embedding=emb.params)
+            # the files are named so that a reader can tell a damaged UMAP from a done one
+            return report("done", note, 1.0, z_key=stats.z_key, umap_params=params, embedding=emb.params,
+                          umap_files=embedding_files(z, folder, stats.z_key, **params))
         except BaseException as e:
             report("failed", f"{type(e).__name__}: {e}", 0.0)
             raise

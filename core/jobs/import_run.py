@@ -58,7 +58,8 @@ def default_import_id(ext: ExternalConfig, data: DataConfig) -> str:
     """Same model files and data -> same id (repeating the command returns the finished run)."""
     files = [ext.encoder, ext.decoder, ext.weights, ext.z_points, ext.model]
     stem = Path(next(f for f in files if f)).stem.replace(":", "-") if any(files) else "model"
-    h = hashlib.sha1(json.dumps([ext.to_dict(), data.to_dict()], sort_keys=True).encode()).hexdigest()[:8]
+    h = hashlib.sha1(json.dumps([_request(ext, data)["external"], data.to_dict()], sort_keys=True).encode()
+                     ).hexdigest()[:8]
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"import-{stem}-{data.dataset}-{h}")
 
 
@@ -178,7 +179,9 @@ def import_run(ext: ExternalConfig, data: DataConfig, cache_dir: str | os.PathLi
 
 
 def _request(ext: ExternalConfig, data: DataConfig) -> dict:
-    return json.loads(json.dumps({"external": ext.to_dict(), "data": data.to_dict()}))
+    """What was asked for, as stored and compared; trust is a permission, not part of the model."""
+    ext_d = {k: v for k, v in ext.to_dict().items() if k != "trust_code"}
+    return json.loads(json.dumps({"external": ext_d, "data": data.to_dict()}))
 
 
 def _build(ext: ExternalConfig, data_cfg: DataConfig, root: Path, stage: Path, status, progress: bool) -> None:

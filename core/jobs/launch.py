@@ -163,8 +163,12 @@ def derive_state(paths: RunPaths) -> dict[str, Any]:
 
 
 def umap_ready(paths: RunPaths) -> bool:
+    """Derived with today's parameters, and its files still whole (a damaged UMAP is fitted again)."""
+    from core.store.integrity import pair_intact
+
     st = derive_status(paths)
-    return st.get("state") == "done" and st.get("umap_params") == UMAP_PARAMS
+    return (st.get("state") == "done" and st.get("umap_params") == UMAP_PARAMS
+            and pair_intact(paths.derived, st.get("umap_files"), cols=2))
 
 
 def start_derive(run_id: str, cache_dir: str | os.PathLike | None = None) -> bool:

@@ -49,11 +49,10 @@ def _images(sess, spec: RowSpec, n: int, seed: int, rows: np.ndarray):
     if spec.sampler == "REAL":
         return np.asarray(sess.run.images()[np.sort(rows)]), np.asarray(sess.z[np.sort(rows)])
     if spec.sampler == "REC":
-        from core.model.encode import reconstruct
-
-        imgs = np.asarray(sess.run.images()[np.sort(rows)])
-        return np.concatenate([reconstruct(sess.model, imgs[i:i + 256]) for i in range(0, len(imgs), 256)]), \
-            np.asarray(sess.z[np.sort(rows)])
+        # decoding the run's own z-points is the reconstruction (the encoder is deterministic), and
+        # it also works for a run imported from z-points with only a decoder
+        z = np.asarray(sess.z[np.sort(rows)], np.float32)
+        return sess.decode(z), z
     z = sess.vectors(spec.sampler, n, seed=seed, **spec.params)
     return sess.decode(z), z
 
@@ -98,9 +97,12 @@ def quality_report(run_id: str, cache_dir: str | os.PathLike | None = None, *, n
         sess = RunSampler(run, device="cpu")
         ref_rows, own_rows = _split(sess, n, n_ref, seed, 10_000 if dev.startswith("cuda") else 1000)
         out_dir = table.folder(run, EXTRACTOR_ID)
-        todo = [s for s in rows if not (out_dir / f"row-{s.key(seed, n, EXTRACTOR_ID)}.json").exists()]
+        # a missing or damaged cached row or reference (a kill, a bad disk) is computed again
+        done = {s: table.load_record(out_dir, s.key(seed, n, EXTRACTOR_ID)) for s in rows}
+        todo = [s for s in rows if done[s] is None]
         ref_keys = {r: f"{r}-n{len(ref_rows)}-s{seed}-{sess.stats.z_key}" for r in REFERENCES}
-        missing = [r for r in REFERENCES if not (out_dir / f"ref-{ref_keys[r]}.npz").exists()]
+        ref_feats = {r: table.load_ref(out_dir / f"ref-{ref_keys[r]}.npz") for r in REFERENCES}
+        missing = [r for r in REFERENCES if ref_feats[r] is None]
         pr = _Progress(run, n * len(todo) + len(ref_rows) * len(missing), progress)
         try:
             pr.report("running", f"loading Inception-v3 on {dev}")
@@ -108,18 +110,18 @@ def quality_report(run_id: str, cache_dir: str | os.PathLike | None = None, *, n
             refs = {}
             for r in REFERENCES:
                 p = out_dir / f"ref-{ref_keys[r]}.npz"
-                if r in missing:
+                feats = ref_feats[r]
+                if feats is None:
                     pr.report("running", f"reference: held-out {r} images (N={len(ref_rows)})")
                     imgs, _ = _images(sess, RowSpec("REAL" if r == "real" else "REC"), len(ref_rows), seed, ref_rows)
-                    atomic.save_npz(p, feats=net.features(imgs, pr.step), rows=np.sort(ref_rows))
-                feats = atomic.load_npz(p)["feats"]
+                    feats = net.features(imgs, pr.step)
+                    atomic.save_npz(p, feats=feats, rows=np.sort(ref_rows))
                 refs[r] = (feats, metrics.FrechetReference(feats))
             records = []
             for i, spec in enumerate(rows):
                 key = spec.key(seed, n, EXTRACTOR_ID)
-                js = out_dir / f"row-{key}.json"
-                if js.exists():
-                    records.append(atomic.read_json(js))
+                if done[spec] is not None:
+                    records.append(done[spec])
                     continue
                 pr.report("running", f"row {i + 1}/{len(rows)}: {spec.label} (N={n})")
                 records.append(_row(sess, spec, n, seed, own_rows, net, refs, out_dir, key, pr.step))

@@ -153,6 +153,7 @@ def _broken_reason(run: Run) -> str | None:
     """Why a run marked complete cannot be used (weights or z-points damaged), or None."""
     try:
         run.check()
+        run.check_values()
         run.load_model()
     except AtlasError as e:
         return str(e)
@@ -176,7 +177,7 @@ def train_run(cfg: RunConfig, cache_dir: str | os.PathLike | None = None, run_id
     paths = RunPaths(runs_dir(root) / run_id)
     path = paths.folder
     if paths.config.exists():
-        old = atomic.read_json(paths.config).get("config")
+        old = Run(path).meta["config"]      # a damaged config.json is named (BrokenArtifactError)
         if old != json.loads(cfg.to_json()):
             raise BadInputError(f"run {run_id!r} already exists with a different configuration; "
                                 f"pick another --run-id or delete {path}")

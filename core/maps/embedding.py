@@ -247,6 +247,12 @@ def _embedding_paths(z, folder, z_key: str, params: dict) -> tuple[Path, Path, d
     return stem.with_suffix(".npy"), stem.with_suffix(".json"), request
 
 
+def embedding_files(z: np.ndarray, folder: str | Path, z_key: str, **params: Any) -> list[str]:
+    """The names of the (coordinates, sidecar) files of this UMAP in ``folder``."""
+    npy, side, _ = _embedding_paths(z, folder, z_key, params)
+    return [npy.name, side.name]
+
+
 def load_embedding(z: np.ndarray, folder: str | Path, z_key: str, **params: Any) -> Embedding | None:
     """The cached UMAP of z if a valid one is on disk, else None (never fits: for UIs)."""
     npy, side, request = _embedding_paths(z, folder, z_key, params)

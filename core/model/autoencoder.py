@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from core.errors import BadInputError, BrokenArtifactError, NonFiniteError
+from core.errors import BadInputError, BrokenArtifactError
 from core.store import atomic
 from core.config import ModelConfig
 
@@ -142,20 +142,9 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu().numpy())
 
 
-@torch.no_grad()
 def decode_numpy(model: ConvAutoencoder, z: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Decode latent vectors [n, d] into uint8 images [n, S, S, 3] (``model``: ours, or any Codec)."""
-    if not isinstance(model, nn.Module):
-        return model.decode(z, batch)
-    device = next(model.parameters()).device
-    z = np.asarray(z, dtype=np.float32)
-    if not np.isfinite(z).all():
-        raise BadInputError("latent vectors contain NaN or inf")
-    out = []
-    for i in range(0, len(z), batch):
-        x = model.decode(torch.from_numpy(z[i:i + batch]).to(device))      # [b, 3, S, S]
-        if not torch.isfinite(x).all():  # NaN would turn into black pixels without a word
-            raise NonFiniteError(f"the decoder produced NaN/inf for latent vectors {i}..{i + len(x) - 1}: "
-                                 f"its weights are probably broken; rebuild them with `python -m core train`")
-        out.append(to_uint8(x))
-    return np.concatenate(out) if out else np.zeros((0, model.cfg.image_size, model.cfg.image_size, 3), np.uint8)
+    """Decode latent vectors [n, d] into uint8 images [n, S, S, 3] (``model``: ours, or any Codec),
+    through ``Codec.decode``: the one place where the decoder's output is checked for NaN/inf."""
+    from core.model.codec import OwnCodec
+
+    return (OwnCodec(model) if isinstance(model, nn.Module) else model).decode(z, batch)

@@ -8,12 +8,15 @@ TorchScript, a PyTorch class or precomputed z-points (``core.model.external.Exte
     codec.decode(z float [B, d])            -> uint8 [B, S, S, 3] RGB
     codec.decode_unit(z)                    -> float32 [B, S, S, 3] in [0, 1] (before rounding)
     codec.z_dim, codec.image_size, codec.kind, codec.has_encoder, codec.has_decoder
+
+Every decode of every kind of model goes through ``decode_unit``, which is where the decoder's
+output is checked: NaN/inf raises ``DecoderOutputError`` naming the vectors, never black pixels.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from core.errors import NonFiniteError, NotReadyError
+from core.errors import BadInputError, DecoderOutputError, NonFiniteError, NotReadyError
 
 BATCH = 256
 
@@ -54,10 +57,15 @@ class Codec:
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"latent vectors of shape {list(z.shape)} do not fit z_dim {self.z_dim}")
-        if not np.isfinite(z).all():
-            raise ValueError("latent vectors contain NaN or inf")
+        bad_z = np.flatnonzero(~np.isfinite(z).all(axis=1))
+        if len(bad_z):
+            raise BadInputError(f"latent vectors contain NaN or inf (rows {bad_z[:12].tolist()} of {len(z)})")
         out = [self._decode_batch(z[i:i + batch]) for i in range(0, len(z), batch)]
-        return np.concatenate(out) if out else np.zeros((0, self.image_size, self.image_size, 3), np.float32)
+        x = np.concatenate(out) if out else np.zeros((0, self.image_size, self.image_size, 3), np.float32)
+        bad = np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))
+        if len(bad):
+            raise DecoderOutputError(bad, len(z))
+        return x
 
     def reconstruct(self, images_u8: np.ndarray) -> np.ndarray:
         """uint8 [n, S, S, 3] -> its reconstruction, uint8 [n, S, S, 3]."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from core.errors import NonFiniteError
+from core.errors import DecoderOutputError, NonFiniteError
 from core.store import atomic
 from core.model.autoencoder import ConvAutoencoder, to_tensor
 
@@ -79,7 +79,12 @@ def encode_codec_to_npy(codec: Codec, images: np.ndarray, out_path: str | Path, 
                 raise NonFiniteError(f"z-points of images {i}..{i + len(x) - 1} contain NaN/inf")
             out[i:i + len(x)] = zb
             if errs is not None:
-                rec = codec.decode_unit(zb)                               # [B, S, S, 3] in [0, 1]
+                try:
+                    rec = codec.decode_unit(zb)                           # [B, S, S, 3] in [0, 1]
+                except DecoderOutputError as e:   # name the images, not rows of this batch
+                    rows = [i + r for r in e.rows]
+                    raise NonFiniteError(f"the decoder returned NaN or inf for the z-points of {len(rows)} real "
+                                         f"images (rows {rows[:12]}): the model is broken") from None
                 errs[i:i + len(x)] = ((rec - x.astype(np.float32) / 255.0) ** 2).mean(axis=(1, 2, 3))
             if progress:
                 progress(min(i + batch_size, n), n)

@@ -41,6 +41,7 @@ class ExternalConfig:
     layout: str | None = None           # "nchw" / "nhwc"; None: ONNX input, else found by the probe
     value_range: str | None = None      # "0,1", "-1,1" or "0,255"; None: found by the probe
     device: str = "cpu"
+    trust_code: bool = False            # --trust-code / the form's "I trust this code": code may run
 
     def __post_init__(self):
         if self.value_range not in (None, ""):
@@ -72,10 +73,15 @@ class ExternalConfig:
         return bool(self.model) or any(part_kind(f) == "torchscript" for f in files)
 
     def check(self) -> None:
-        """Refuse impossible combinations and missing files before anything is loaded."""
+        """Refuse impossible combinations, code not trusted, a device that is not here and missing
+        files before anything is loaded."""
         if not (self.encoder or self.model or self.z_points):
             raise BadInputError("give an encoder (--encoder FILE or --model package.module:Class) or "
                                 "precomputed z-points (--z-points z.npy)")
+        self.require_trust()
+        from core.model.autoencoder import pick_device
+
+        pick_device(self.device)
         if self.model and (self.encoder or self.decoder):
             raise BadInputError("--model (a PyTorch class) replaces --encoder/--decoder files: give one or the other")
         if self.model and not self.weights:
@@ -86,6 +92,19 @@ class ExternalConfig:
                 raise BadInputError(f"{opt} {f} does not exist")
         if self.z_points and self.encoder:
             raise BadInputError("--z-points replaces the encoder: give --z-points or --encoder, not both")
+
+    def require_trust(self) -> None:
+        """TorchScript files and Python classes are programs: none runs (not even a class's module
+        import) unless the user said so (DESIGN.md, "Safety")."""
+        if self.trust_code:
+            return
+        what = ([f"--model {self.model} (a Python class: importing its module runs it)"] if self.model else []) + \
+            [f"{opt} {f} (a TorchScript file: a compiled program)" for opt, f in
+             (("--encoder", self.encoder), ("--decoder", self.decoder)) if f and part_kind(f) == "torchscript"]
+        if what:
+            raise BadInputError(f"{'; '.join(what)} is code that would run with your permissions: pass "
+                                "--trust-code (in the dashboard: tick “I trust this code”) to import it. "
+                                "ONNX files, safetensors weights and .npy z-points are data and need no trust")
 
     def with_paths(self, base: Path) -> "ExternalConfig":
         """Relative file names resolved against ``base`` (a run folder's stored copies)."""
@@ -172,6 +191,10 @@ def _open_part(path: str, method: str | None, default: str, device: str, threads
 
 def open_parts(cfg: ExternalConfig, threads: int | None = None) -> tuple[object | None, object | None]:
     """(encoder, decoder) objects with ``.run(numpy) -> outputs``; either may be None."""
+    cfg.require_trust()            # the last gate before a module import or torch.jit.load
+    from core.model.autoencoder import pick_device
+
+    cfg = dataclasses.replace(cfg, device=str(pick_device(cfg.device)))     # "auto" -> what is here
     if cfg.model:
         from core.model.torch_part import TorchPart, build_class, method_of
 
@@ -220,6 +243,7 @@ def resolve_spec(cfg: ExternalConfig, encoder: Any, decoder: Any = None,
 
 def load_external(stored: dict, run_path: Path, device: str = "cpu", threads: int | None = None) -> ExternalCodec:
     """Reopen an imported run's model from its config.json ``external`` entry."""
-    cfg = ExternalConfig.from_dict({**stored["config"], "device": device}).with_paths(run_path)
+    # the run exists because its import was trusted; its model files are copies inside the run
+    cfg = ExternalConfig.from_dict({**stored["config"], "device": device, "trust_code": True}).with_paths(run_path)
     enc, dec = open_parts(cfg, threads)
     return ExternalCodec(cfg, ImageSpec.from_dict(stored["spec"]), enc, dec, int(stored["z_dim"]))

@@ -140,10 +140,14 @@ class Trainer:
             state = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
             if atomic.json.loads(state["model_config"]) != atomic.json.loads(atomic.json.dumps(self.model_cfg.to_dict())):
                 raise ValueError("checkpoint was made for another model config")
+            bad = [k for k, v in state["model"].items() if v.is_floating_point() and not torch.isfinite(v).all()]
+            if bad:     # resuming from it would only end in "loss became nan"
+                raise ValueError(f"{len(bad)} weight tensors hold NaN/inf (first: {bad[0]})")
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optim"])
         except Exception as e:  # noqa: BLE001  (any broken checkpoint must not block training: start over)
-            self._emit("warning", {"message": f"ignoring unreadable checkpoint {self.ckpt_path}: {e}"})
+            self._emit("warning", {"message": f"ignoring unreadable checkpoint {self.ckpt_path} ({e}): "
+                                              "training starts over from epoch 1"})
             return
         self.start_epoch = int(state["epoch"])
         self._partial = {"step": int(state.get("step", 0)), "seen": int(state.get("seen", 0)),

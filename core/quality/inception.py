@@ -52,11 +52,14 @@ def verified(path: Path | None = None) -> Path:
 
 
 def pick_device(device: str = "auto") -> str:
+    """``auto``: CUDA when present, else the CPU; a named device is checked as ``train`` checks it."""
     import torch
+
+    from core.model.autoencoder import pick_device as checked
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return str(checked(device))
 
 
 class InceptionFeatures:

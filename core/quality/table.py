@@ -16,7 +16,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from core.errors import BrokenArtifactError
 from core.store import atomic
+from core.store.derived import load_valid
 
 from typing import TYPE_CHECKING
 
@@ -64,25 +68,59 @@ def status_path(run: Run) -> Path:
     return run.paths.quality_status
 
 
-def read_rows(run: Run, extractor: str | None = None) -> list[dict]:
-    """Every finished row cached for this run (any seed and N), in file order; unreadable
-    files are skipped (a half-written row has no json yet)."""
+REPAIR = "run the quality job again (`python -m core quality RUN_ID`, or the page's button): it recomputes it"
+
+
+def _is_record(r, key: str | None = None) -> bool:
+    return isinstance(r, dict) and isinstance(r.get("metrics"), dict) and "label" in r and "n" in r \
+        and (key is None or r.get("key") == key)
+
+
+def _arrays_ok(a: dict) -> bool:
+    return "feats" in a and np.ndim(a["feats"]) == 2 and bool(np.isfinite(a["feats"]).all())
+
+
+def load_record(out_dir: Path, key: str) -> dict | None:
+    """Row ``key``'s record if it and its arrays are whole, else None: the job computes it again."""
+    rec = load_valid(out_dir / f"row-{key}.json", atomic.read_json, lambda r: _is_record(r, key))
+    arrays = load_valid(out_dir / f"row-{key}.npz", atomic.load_npz, _arrays_ok) if rec is not None else None
+    return rec if arrays is not None else None
+
+
+def load_ref(path: Path) -> np.ndarray | None:
+    """A reference's cached features [N, 2048], or None when missing or damaged (recomputed)."""
+    a = load_valid(path, atomic.load_npz, _arrays_ok)
+    return None if a is None else a["feats"]
+
+
+def _rows_dir(run: Run, extractor: str | None) -> Path:
     from core.quality.inception import EXTRACTOR_ID
 
-    d = run.paths.quality / (extractor or EXTRACTOR_ID)
-    out = []
-    for p in sorted(d.glob("row-*.json")) if d.is_dir() else []:
-        try:
-            out.append(atomic.read_json(p))
-        except (OSError, ValueError):
-            continue
-    return out
+    return run.paths.quality / (extractor or EXTRACTOR_ID)
+
+
+def read_rows(run: Run, extractor: str | None = None) -> list[dict]:
+    """Every finished row cached for this run (any seed and N), in file order; damaged ones are
+    left out here and named by ``damaged_rows`` (a half-written row has no json yet)."""
+    d = _rows_dir(run, extractor)
+    found = [load_valid(p, atomic.read_json, _is_record) for p in (sorted(d.glob("row-*.json")) if d.is_dir() else [])]
+    return [r for r in found if r is not None]
+
+
+def damaged_rows(run: Run, extractor: str | None = None) -> list[str]:
+    """File names of cached rows whose json cannot be read (the page says so; the job recomputes)."""
+    d = _rows_dir(run, extractor)
+    return [p.name for p in (sorted(d.glob("row-*.json")) if d.is_dir() else [])
+            if load_valid(p, atomic.read_json, _is_record) is None]
 
 
 def row_arrays(run: Run, key: str, extractor: str | None = None) -> dict:
-    from core.quality.inception import EXTRACTOR_ID
-
-    return atomic.load_npz(run.paths.quality / (extractor or EXTRACTOR_ID) / f"row-{key}.npz")
+    """A row's arrays (features, face hits, Mahalanobis radii, grid); BrokenArtifactError if damaged."""
+    p = _rows_dir(run, extractor) / f"row-{key}.npz"
+    a = load_valid(p, atomic.load_npz)
+    if a is None:
+        raise BrokenArtifactError(p, "missing or unreadable", REPAIR)
+    return a
 
 
 def lookup(rows: list[dict], sampler: str, params: dict) -> dict | None:

@@ -56,7 +56,7 @@ class SamplerSpec:
     wraps: str | None = None
 
     def base(self, params: dict) -> "SamplerSpec | None":
-        return SAMPLERS[params.get(self.wraps, self.params[self.wraps].default)] if self.wraps else None
+        return spec_of(params.get(self.wraps, self.params[self.wraps].default), f"--param {self.wraps}") if self.wraps else None
 
 
 _FACT = Param(1.0, "interval half width in units of the fitted half width", positive=True, ui=(0.05, 3.0, 0.05))
@@ -105,9 +105,16 @@ SAMPLERS: dict[str, SamplerSpec] = {s.name: s for s in [
 ]}
 
 
+def spec_of(name: str, option: str = "--sampler") -> SamplerSpec:
+    """The registered sampler ``name``, else an error naming the option and every valid name."""
+    if name not in SAMPLERS:
+        raise BadInputError(f"unknown sampler {name!r} ({option}); choose one of {', '.join(SAMPLERS)}")
+    return SAMPLERS[name]
+
+
 def _all_params(name: str, params: dict) -> dict[str, Param]:
     """A sampler's parameters, then (for a wrapper) its base sampler's that it does not share."""
-    spec = SAMPLERS[name]
+    spec = spec_of(name)
     base = spec.base(params)
     return {**spec.params, **({k: p for k, p in base.params.items() if k not in spec.params} if base else {})}
 
@@ -124,11 +131,22 @@ def data_inputs(name: str, params: dict | None = None) -> dict[str, str]:
     return {k: p.source for k, p in _all_params(name, params or {}).items() if p.kind == "data" and p.source}
 
 
+def _valid(p: Param) -> str:
+    """The values a number parameter takes, in words (for its error message)."""
+    if p.lo is not None and p.hi is not None:
+        return f"between {p.lo:g} and {p.hi:g}"
+    if p.positive:
+        return "> 0"
+    return f">= {p.lo:g}" if p.lo is not None else f"<= {p.hi:g}" if p.hi is not None else "finite"
+
+
 def _check(sampler: str, spec: dict[str, Param], params: dict) -> dict:
     unknown = sorted(set(params) - set(spec))
     if unknown:
-        raise BadInputError(f"sampler {sampler!r} has no parameter(s) {unknown}; "
-                         f"it takes {sorted(spec)}")
+        settable = [f"{k} (default {p.default})" for k, p in spec.items() if p.kind != "data"]
+        takes = (f"its parameters: {', '.join(settable)}" if settable else
+                 "it takes no parameters (what it needs comes from the run's z-points)")
+        raise BadInputError(f"sampler {sampler!r} has no parameter {', '.join(unknown)} (--param); {takes}")
     out = {k: p.default for k, p in spec.items()}
     for k, v in params.items():
         p = spec[k]
@@ -139,10 +157,9 @@ def _check(sampler: str, spec: dict[str, Param], params: dict) -> dict:
                 raise BadInputError(f"{sampler}: {k} must be a number, got {v!r}") from None
             if p.kind == "int" and not isinstance(v, int):
                 raise BadInputError(f"{sampler}: {k} must be an integer, got {v!r}")
-            if not np.isfinite(v) or (p.lo is not None and v < p.lo) or (p.hi is not None and v > p.hi):
-                raise BadInputError(f"{sampler}: {k}={v} outside [{p.lo}, {p.hi}]")
-            if p.positive and v <= 0:
-                raise BadInputError(f"{sampler}: {k} must be > 0, got {v}")
+            if (not np.isfinite(v) or (p.lo is not None and v < p.lo) or (p.hi is not None and v > p.hi)
+                    or (p.positive and v <= 0)):
+                raise BadInputError(f"sampler {sampler!r}: {k} must be a finite number {_valid(p)}, got {v}")
         elif p.kind == "choice" and v not in p.choices:
             raise BadInputError(f"{sampler}: {k} must be one of {p.choices}, got {v!r}")
         out[k] = v
@@ -151,8 +168,7 @@ def _check(sampler: str, spec: dict[str, Param], params: dict) -> dict:
 
 def sample(name: str, stats: LatentStats, n: int, *, seed: int, **params: Any) -> np.ndarray:
     """n new latent vectors from sampler `name` -> float32 [n, d] (path: [steps, d])."""
-    if name not in SAMPLERS:
-        raise BadInputError(f"unknown sampler {name!r}; choose from {sorted(SAMPLERS)}")
+    spec_of(name)
     if isinstance(n, bool) or int(n) != n or n < 1:
         raise BadInputError(f"n must be a positive integer, got {n!r}")
     n = int(n)
@@ -160,7 +176,7 @@ def sample(name: str, stats: LatentStats, n: int, *, seed: int, **params: Any) -
     spec = SAMPLERS[name]
     if spec.wraps:
         own = _check(name, spec.params, {k: params.pop(k) for k in list(params) if k in spec.params})
-        base = SAMPLERS[own[spec.wraps]]
+        base = spec_of(own[spec.wraps], f"--param {spec.wraps}")
         for k, v in own.items():                  # data the base needs too (z) is given once
             if k in base.params and base.params[k].kind == "data" and v is not None:
                 params.setdefault(k, v)

@@ -54,6 +54,63 @@ def load_npy_whole(path: str | os.PathLike, repair: str = "") -> np.ndarray:
     return np.frombuffer(buf, dtype=dtype).reshape(shape).copy()
 
 
+def nonfinite_rows(path: str | os.PathLike, repair: str = "", block: int = 1 << 26) -> tuple[np.ndarray, int]:
+    """(rows holding NaN or inf, number of rows) of a float ``.npy`` [N, ...], read in blocks of
+    about ``block`` bytes (never mapped, so a file truncated meanwhile is an error, not SIGBUS)."""
+    shape, dtype, offset = npy_header(path, repair)
+    n, row = shape[0], int(np.prod(shape[1:], dtype=np.int64))
+    step, bad = max(1, block // max(1, row * dtype.itemsize)), []
+    with open(path, "rb") as f:
+        f.seek(offset)
+        for start in range(0, n, step):
+            k = min(step, n - start)
+            a = np.fromfile(f, dtype=dtype, count=k * row)
+            if a.size != k * row:
+                raise BrokenArtifactError(path, "changed while being read", repair)
+            bad.append(start + np.flatnonzero(~np.isfinite(a.reshape(k, row)).all(axis=1)))
+    return (np.concatenate(bad) if bad else np.zeros(0, np.int64)), n
+
+
+def nonfinite_rows_cached(path: Path, memo: Path, repair: str = "") -> tuple[list[int], int, int]:
+    """(first 20 rows holding NaN/inf, how many rows do, number of rows) of ``path``; the verdict is
+    kept in the JSON file ``memo`` keyed by the file's size, mtime and inode (a changed file, or a
+    damaged memo, is scanned again)."""
+    from core.store import atomic
+
+    st = Path(path).stat()
+    key = [st.st_size, st.st_mtime_ns, st.st_ino]
+    try:
+        m = atomic.read_json(memo)
+        if m["key"] == key:
+            return [int(r) for r in m["rows"]], int(m["count"]), int(m["n"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    bad, n = nonfinite_rows(path, repair)
+    out = ([int(r) for r in bad[:20]], len(bad), n)
+    try:
+        atomic.write_json(memo, {"key": key, "rows": out[0], "count": out[1], "n": n})
+    except OSError:     # a read-only cache: scan again next time
+        pass
+    return out
+
+
+def pair_intact(folder: str | os.PathLike, names: list[str] | None, cols: int) -> bool:
+    """Cheap check (headers only) that a derived artifact stored as (a float [N, cols] ``.npy``, a
+    JSON sidecar with its ``params``) is whole: every byte the header promises, a sidecar that
+    parses. ``names`` None: the files were not recorded, nothing to check."""
+    import json
+
+    if names is None:
+        return True
+    try:
+        npy, side = (Path(folder) / n for n in names)
+        shape, dtype, _ = npy_header(npy)
+        return (len(shape) == 2 and shape[1] == cols and dtype.kind == "f"
+                and isinstance(json.loads(side.read_text()).get("params"), dict))
+    except (OSError, ValueError, TypeError, AttributeError, BrokenArtifactError):
+        return False
+
+
 def parquet_rows(path: str | os.PathLike, repair: str = "") -> int:
     import pyarrow.parquet as pq
 

@@ -25,6 +25,27 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(root).expanduser().resolve()
 
 
+def check_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """``cache_root``, refused when it cannot be a cache: a file (or under one), a folder this
+    user cannot read, or one whose ``runs`` is a file. A missing folder is fine (created on write)."""
+    from core.errors import BadInputError
+
+    root = cache_root(cache_dir)
+    source = "--cache-dir" if cache_dir else "AE_CACHE_DIR" if os.environ.get("AE_CACHE_DIR") else "the cache folder"
+    fix = "give a folder (it is created when missing)"
+    for p in (root, *root.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = f"{source} {root}" + (f": {p}" if p != root else "")
+                raise BadInputError(f"{where} is a file, not a folder; {fix}")
+            break
+    if root.is_dir() and not os.access(root, os.R_OK | os.X_OK):
+        raise BadInputError(f"{source} {root} is not readable by this user; {fix} you can read and write")
+    if (root / "runs").exists() and not (root / "runs").is_dir():
+        raise BadInputError(f"{source} {root}: its runs/ is a file, not a folder of runs; {fix}")
+    return root
+
+
 def runs_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return cache_root(cache_dir) / "runs"
 
@@ -81,6 +102,11 @@ class RunPaths:
     @property
     def index(self) -> Path:
         return self.folder / "index.parquet"
+
+    @property
+    def z_check(self) -> Path:
+        """The last NaN/inf scan of z.npy, keyed by the file's size, mtime and inode."""
+        return self.derived / "z-check.json"
 
     @property
     def lock(self) -> Path:

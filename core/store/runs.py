@@ -145,6 +145,9 @@ class Run:
         """(N, d) of the z-points after checking the run's files against each other: z.npy
         whole and float32 [N, z_dim of the config], index.parquet with N rows, the images
         (when present) with N rows. Cheap: headers and metadata only."""
+        st = self.status()
+        if st.get("state") == "broken":     # files that look whole are still not used in silence
+            raise BrokenArtifactError(self.paths.status, st.get("message", "unreadable"), self.rebuild)
         zp, ip = self._need(self.paths.z), self._need(self.paths.index)
         shape, dtype, _ = integrity.npy_header(zp, self.rebuild)
         if len(shape) != 2 or dtype != np.float32:
@@ -163,11 +166,21 @@ class Run:
                 raise BrokenArtifactError(img, f"has {n_img:,} images but the run has {n:,} z-points", self.rebuild)
         return n, d
 
+    def check_values(self) -> None:
+        """z.npy holds only finite numbers: NaN/inf would poison every statistic and every decode
+        (the scan's verdict is remembered in derived/, so a listing reads a large z.npy once)."""
+        rows, count, n = integrity.nonfinite_rows_cached(self.paths.z, self.paths.z_check, self.rebuild)
+        if count:
+            raise BrokenArtifactError(self.paths.z, f"{count:,} of {n:,} z-points hold NaN or inf (rows "
+                                      f"{', '.join(map(str, rows))}{', ...' if count > len(rows) else ''})",
+                                      self.rebuild)
+
     def z(self, mmap: bool = True) -> np.ndarray:
         """z-points float32 [N, d], checked against the run's other files first. ``mmap=False``
         reads them into memory: what a long-lived process (the dashboard) must do, since a
         mapped file truncated by someone else kills its reader (SIGBUS)."""
         self.check()
+        self.check_values()
         p = self.paths.z
         try:
             return atomic.load_npy(p, mmap=True) if mmap else integrity.load_npy_whole(p, self.rebuild)
@@ -243,9 +256,9 @@ class Run:
         out: dict[str, Any] = {"run_id": self.run_id, "state": st.get("state"), "dataset": None,
                                "model": None, "image_size": None, "z_dim": None, "epochs": None, "val_loss": None,
                                "n_images": None, "created": None, "problem": None}
-        if st.get("state") == "broken":
-            out["problem"] = st.get("message")
         try:
+            if st.get("state") == "broken":
+                out["problem"] = f"{st.get('message')}; to repair: {self.rebuild}"
             cfg = self.config
             out.update(dataset=cfg.data.dataset, image_size=cfg.model.image_size, z_dim=cfg.model.z_dim,
                        model=(self.external or {}).get("route", "own"),
@@ -253,10 +266,14 @@ class Run:
             hist = self.history()
             out["epochs"] = len(hist) if hist else int(st.get("checkpoint_epoch") or 0)
             out["val_loss"] = hist[-1]["val_loss"] if hist else None
+            if out["state"] == DONE:    # a finished run whose files went bad is broken, and says how to mend it
+                self.check()
+                self.check_values()
         except NotReadyError:
             out["epochs"] = int(st.get("checkpoint_epoch") or 0)
         except BrokenArtifactError as e:
-            out["state"], out["problem"] = "broken", f"{e.path.name}: {e.why}"
+            out["state"] = "broken"
+            out["problem"] = f"{e.path.name}: {e.why}" + (f"; to repair: {e.repair}" if e.repair else "")
         return out
 
 

@@ -90,12 +90,12 @@ def _data_fields() -> dict:
             "val_fraction": float(heldout)}
 
 
-def _submit(fields: dict, data_args: dict, rid: str) -> None:
+def _submit(fields: dict, data_args: dict, rid: str, trust: bool) -> None:
     import json
 
     try:
         args = json.loads(fields.pop("model_args", "{}") or "{}")
-        ext = api.ExternalConfig(**fields, model_args=args)
+        ext = api.ExternalConfig(**fields, model_args=args, trust_code=trust)
         ext.check()
         data = api.DataConfig(**data_args)
         rid = api.check_run_id(rid.strip() or api.default_import_id(ext, data))
@@ -119,15 +119,14 @@ def import_form() -> None:
             fields = {**_model_fields(route), **_convention_fields()}
             data = _data_fields()
             rid = st.text_input("Run id (optional)", key="imp_rid")
-            trust = st.checkbox("I trust this code", key="imp_trust") if route in ("torchscript", "class") else True
+            # z-points may come with a TorchScript decoder: code too
+            trust = st.checkbox("I trust this code", key="imp_trust") if route != "onnx" else False
             submitted = st.form_submit_button("Import", type="primary")
         if submitted:
-            if not trust:
-                st.error("tick “I trust this code” to import a TorchScript file or a Python class")
-            elif data["dataset"] != "synthetic" and not data["data_dir"]:
+            if data["dataset"] != "synthetic" and not data["data_dir"]:
                 st.error("give the path of the images to encode")
             else:
-                _submit(fields, data, rid)
+                _submit(fields, data, rid, trust)
         if api.imports() or st.session_state.get("_importing"):
             _imports_panel()
 

@@ -25,14 +25,19 @@ def run_picker(select: str | None = None) -> str | None:
     rids = api.run_ids()
     if select or "_select_run" in st.session_state:
         st.session_state["run_id"] = st.session_state.pop("_select_run", None) or select
+    wanted = st.query_params.get("run")
+    if wanted is not None and not st.session_state.get("_url_run_taken"):   # a link to a run: ?run=ID
+        st.session_state["_url_run_taken"] = True
+        if wanted in rids:
+            st.session_state["run_id"] = wanted
+        else:   # never open another run in silence; repr() keeps markup in the id inert
+            st.error(f"No run {wanted[:80]!r} in the cache (the link's ?run=); known runs: "
+                     f"{', '.join(rids[:20]) or 'none'}." + (" Showing the most recent one." if rids else ""))
     if not rids:
         st.info("No runs in the cache yet.")
         st.session_state.pop("run_id", None)
         _flash()
         return None
-    wanted = st.query_params.get("run")
-    if wanted in rids and not st.session_state.get("_url_run_taken"):   # a link to a run: ?run=ID
-        st.session_state["run_id"], st.session_state["_url_run_taken"] = wanted, True
     if st.session_state.get("run_id") not in rids:
         st.session_state["run_id"] = jobs.default_run(rids)
     rid = st.selectbox("Run", rids, key="run_id", help="Every run in the cache, complete or not.")

@@ -83,9 +83,8 @@ def training_panel(paths: api.RunPaths) -> None:
         progress_body(st_)
     elif st_.get("state") == "failed":
         st.error(f"training failed: {st_.get('message')}")
-    elif st_.get("state") == "broken":
-        st.error(f"this run is broken: {st_.get('message')}. Delete its folder ({paths.folder.name}) "
-                 "and train it again.")
+    elif st_.get("state") == "broken":     # the store's summary names the file and the command that mends it
+        st.error(f"this run is broken: {api.Run(paths.folder).summary().get('problem') or st_.get('message')}")
     elif st_.get("state") == "interrupted":
         st.warning(f"training of this run was interrupted (last checkpoint: epoch "
                    f"{int(st_.get('checkpoint_epoch') or 0)}). Resume it from the sidebar.")

@@ -80,8 +80,8 @@ def _recon(run, rid: str, root: str) -> None:
         return
     try:
         orig, rec = resources.reconstructions(rid, root, rows)
-    except AtlasError as e:
-        st.info(f"No reconstructions to show: {widgets.describe(e)}")
+    except AtlasError as e:     # a broken decoder or file is an error, a missing one a note
+        widgets.show_error(e)
         return
     mse = idx["recon_mse"].to_numpy()[list(rows)]
     c2.caption("Top row: original images (held-out split); bottom row: the autoencoder's "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import api
+from core.errors import AtlasError
 from dashboard.charts import quality as charts_quality
 from dashboard.state import session
 from dashboard.ui import widgets
@@ -79,7 +80,8 @@ def _grids(run, rows: list[dict]) -> None:
         for r in rows:
             try:
                 grid = api.quality_row_arrays(run, r["key"])["grid"][:7]
-            except (OSError, KeyError, ValueError):
+            except (AtlasError, KeyError) as e:     # said, never skipped in silence
+                st.caption(f"{r['label']}: no faces to show ({e})")
                 continue
             widgets.show_faces(grid, caption=f"{r['label']}: face rate {r['face_rate']:.2f}", cols=7, face_px=64)
 
@@ -91,7 +93,10 @@ def render() -> None:
         return
     paths = api.RunPaths.of(run.run_id, session.root())
     _job(run.run_id, paths)
-    rows = api.quality_rows(run)
+    rows, damaged = api.quality_rows(run), api.quality_damaged_rows(run)
+    if damaged:
+        st.warning(f"{len(damaged)} cached quality rows are damaged and left out ({', '.join(damaged[:5])} in "
+                   f"derived/quality/): start the job again to recompute them.")
     if not widgets.need(bool(rows), "No quality figures yet for this run: start the job above "
                         "(or `python -m core quality RUN_ID`)."):
         return

@@ -33,11 +33,13 @@ def _wait_for_umap(run_path) -> None:
         st.rerun()
     msg = {"running": f"being fitted in the background: {ds.get('message', '')} "
                       f"({100 * ds.get('fraction', 0):.0f}%)",
-           "failed": f"could not be fitted: {ds.get('message')} (retry from the sidebar)"}
+           "failed": f"could not be fitted: {ds.get('message')} (retry from the sidebar)",
+           "done": "out of date or damaged on disk (derived/umap-*): it is fitted again in the background"}
     st.info(f"The UMAP embedding of this run is {msg.get(ds.get('state'), 'not computed yet')}. "
             "Meanwhile the map shows the plane of the first two PCA main axes; this page switches "
             "to UMAP by itself when it is ready.")
-    if ds.get("state") in ("missing", "interrupted", "failed") and st.button("Fit the UMAP now", key="umap_fit"):
+    if ds.get("state") in ("missing", "interrupted", "failed", "done") and st.button("Fit the UMAP now",
+                                                                                    key="umap_fit"):
         api.start_derive(paths.run_id)
 
 

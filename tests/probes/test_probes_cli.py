@@ -103,8 +103,12 @@ def test_help_states_the_bounds(capsys):
 @pytest.mark.parametrize("args,match", [
     (["--n", "100000"], "--n.*1,000"), (["--n", "0"], "--n"), (["--cols", "0"], "--cols"),
     (["--param", "fact"], "KEY=VALUE"), (["--param", "=3"], "KEY=VALUE"), (["--out", "DIR/"], "folder"),
-    (["--out", "."], "folder"), (["--sampler", "nope"], "nope"), (["--fact", "nan"], "fact"),
-    (["--fact", "-1"], "fact"),
+    (["--out", "."], "folder"), (["--sampler", "nope"], r"unknown sampler 'nope' \(--sampler\); choose one of box, cube"),
+    (["--fact", "nan"], r"fact must be a finite number > 0, got nan"), (["--fact", "-1"], "fact.*> 0"),
+    (["--sampler", "gmm", "--param", "k=0"], r"'gmm' has no parameter k \(--param\); it takes no parameters"),
+    (["--sampler", "box", "--param", "b=2"], r"no parameter b \(--param\); its parameters: fact \(default 1"),
+    (["--sampler", "nudge", "--param", "base=zz"], r"unknown sampler 'zz' \(--param base\); choose one of"),
+    (["--sampler", "nudge", "--param", "alpha=2"], r"alpha must be a finite number between 0 and 1"),
 ])
 def test_sample_refuses_bad_options(cache, tmp_path, args, match):
     argv = ["sample", "r", "--cache-dir", cache, *args]

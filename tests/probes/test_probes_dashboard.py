@@ -62,9 +62,10 @@ def test_overview_shows_the_loss_curve_while_training(training_cache):
 
 
 def test_streamlit_config_binds_localhost():
-    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    # next to app.py: Streamlit reads a script's own .streamlit/ whatever the current folder
+    cfg = tomllib.loads((ROOT / "dashboard" / ".streamlit" / "config.toml").read_text())
     addr = cfg.get("server", {}).get("address")
-    probes.check(".streamlit/config.toml server.address", "handled" if addr in ("localhost", "127.0.0.1")
+    probes.check("dashboard/.streamlit/config.toml server.address", "handled" if addr in ("localhost", "127.0.0.1")
                  else "silent", repr(addr))
     readme = (ROOT / "README.md").read_text()
     assert "--server.address 0.0.0.0" in readme and "localhost" in readme
@@ -86,14 +87,27 @@ def _listening(port: int) -> list[str]:
     return out
 
 
+LOCAL = {"0100007F", "00000000000000000000000001000000"}      # 127.0.0.1, ::1 (as in /proc/net/tcp*)
+ANY = {"00000000", "00000000000000000000000000000000"}
+
+
 @pytest.mark.slow
-def test_server_listens_on_localhost_only(tmp_path):
+@pytest.mark.parametrize("where", ["repo root", "another folder", "exposed deliberately"])
+def test_server_listens_on_localhost_only(tmp_path, where):
+    """Started from the repository, from another folder with a home config that asks for every
+    interface, and with an explicit --server.address (the one way to expose it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "AE_CACHE_DIR": str(tmp_path), "AE_DASHBOARD_AUTO_JOBS": "0", "PYTHONPATH": str(ROOT)}
-    p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port)],
-                         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "config.toml").write_text('[server]\naddress = "0.0.0.0"\n')
+    env = {**os.environ, "AE_CACHE_DIR": str(tmp_path / "cache"), "AE_DASHBOARD_AUTO_JOBS": "0",
+           "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}   # ~/.streamlit/config.toml says 0.0.0.0
+    env.pop("STREAMLIT_SERVER_ADDRESS", None)
+    extra = ["--server.address", "0.0.0.0"] if where == "exposed deliberately" else []
+    p = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.port", str(port), *extra],
+                         cwd=ROOT if where == "repo root" else tmp_path, env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         end = time.monotonic() + 60    # liveness wait for the server to start, not a timing check
         while not _listening(port) and time.monotonic() < end and p.poll() is None:
@@ -102,6 +116,6 @@ def test_server_listens_on_localhost_only(tmp_path):
     finally:
         p.terminate()
         p.wait(timeout=30)
-    local = {"0100007F", "00000000000000000000000001000000"}      # 127.0.0.1, ::1
-    ok = bool(addrs) and set(addrs) <= local
-    probes.check("streamlit run dashboard/app.py listens on", "handled" if ok else "silent", str(addrs))
+    ok = bool(addrs) and set(addrs) <= (ANY if extra else LOCAL)
+    probes.check(f"streamlit run dashboard/app.py from the {where} listens on", "handled" if ok else "silent",
+                 str(addrs))

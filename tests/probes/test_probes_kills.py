@@ -178,3 +178,42 @@ def test_kill9_mid_epoch_resumes_to_the_same_z(tmp_path):
     z_ref, z = np.load(tmp_path / "ref" / "runs" / "k" / "z.npy"), np.load(tmp_path / "c" / "runs" / "k" / "z.npy")
     ok = rc == 0 and "resuming from the checkpoint in epoch 2, after step" in err and np.array_equal(z, z_ref)
     probes.check("kill -9 mid-epoch, then train again", "handled" if ok else ("crash" if rc else "silent"), err)
+
+
+# -- issue 18: kill -9 during an import -----------------------------------------------------------
+def test_kill9_during_import_leaves_no_run(tmp_path):
+    """An import started the way the dashboard starts it, killed mid-way: no half run is listed,
+    the dashboard says it stopped, and the same import then completes."""
+    from core.config import DataConfig
+    from core.jobs import launch
+    from core.jobs.import_run import import_status, request_json
+    from core.model.external import ExternalConfig
+    from core.store.paths import RunPaths
+    from tests.extmodels import nan_decoder_files
+
+    cache = tmp_path / "cache"
+    files = nan_decoder_files(tmp_path / "files", n=3000)
+    req = request_json(ExternalConfig(z_points=str(files["z"]), decoder=str(files["decoder"])),
+                       DataConfig("synthetic", None, 32, None, 3000, 0))
+    paths = RunPaths.of("imp", cache)
+    assert launch.start_import("imp", req, cache)
+    pid = atomic.read_json(paths.import_launch)["pid"]
+    busy = ("preparing", "probing", "encoding")
+    assert _wait(lambda: import_status("imp", cache).get("state") in busy or not launch.pid_alive(pid), 120)
+    os.kill(pid, signal.SIGKILL)
+    assert _wait(lambda: not launch.import_active(paths), 30)
+    rc, out, err, exc = probes.run_cli("runs", "--cache-dir", cache)
+    said = dict(launch.imports(cache)).get("imp", {})
+    ok = not any(ln.startswith("imp ") for ln in out.splitlines()) and not paths.folder.exists() and said.get("state") == "failed" \
+        and "stopped while" in said.get("message", "")
+    probes.check("kill -9 during an import", "handled" if ok else "silent", f"{out}\n{said}")
+    rc, out, err, exc = probes.run_cli("import", "--request", paths.import_request, "--run-id", "imp", "--quiet",
+                                       "--cache-dir", cache)
+    ok = rc == 0 and not paths.import_stage.exists() and open_run_complete(cache, "imp")
+    probes.check("the same import after the kill", "handled" if ok else "crash", err)
+
+
+def open_run_complete(cache, rid: str) -> bool:
+    from core.store.runs import open_run
+
+    return open_run(rid, cache).complete

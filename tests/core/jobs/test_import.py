@@ -43,7 +43,7 @@ def test_onnx_export_of_our_model_imports_back(tiny_run, exported, own, tmp_path
 
 def test_torchscript_export_imports_back_through_the_cli(tiny_run, exported, own, tmp_path, capsys):
     ts = str(exported["torchscript"])
-    assert main(["import", "--encoder", ts, "--decoder", ts, "--image-size", "32", "--run-id", "ts",
+    assert main(["import", "--encoder", ts, "--decoder", ts, "--trust-code", "--image-size", "32", "--run-id", "ts",
                  "--cache-dir", str(tmp_path), *TINY_DATA]) == 0
     out = capsys.readouterr()
     assert out.out.strip() == "ts" and "are code" in out.err

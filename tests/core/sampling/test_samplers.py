@@ -128,11 +128,11 @@ def test_nudge_moves_toward_real_neighbours(cloud):
 @pytest.mark.parametrize("name, params, match", [
     ("nope", {}, "unknown sampler"),
     ("box", {"fct": 1.0}, "no parameter"),
-    ("box", {"fact": -1}, "must be > 0"),
+    ("box", {"fact": -1}, "fact must be a finite number > 0"),
     ("cube", {"b": "wide"}, "must be a number"),
     ("path", {"mode": "spiral"}, "must be one of"),
     ("path", {"axis": 99}, "axis"),
-    ("nudge", {"alpha": 2.0}, "outside"),
+    ("nudge", {"alpha": 2.0}, "alpha must be a finite number between 0 and 1"),
     ("nudge", {"base": "box", "b": 1.0}, "no parameter"),      # b belongs to cube, not box
     ("nudge", {}, "needs z"),
     ("gmm", {}, "needs gmm"),
