@@ -36,7 +36,7 @@ def vae_files(tmp_path_factory):
 
 
 def _class_args(vae_files, cache, run_id: str, *extra: str) -> list[str]:
-    return ["import", "--model", "user_vae:MinusOneVAE", "--code-dir", str(vae_files["code"]), "--weights",
+    return ["import", "--model", "user_vae:MinusOneVAE", "--trust-code", "--code-dir", str(vae_files["code"]), "--weights",
             str(vae_files["weights"]), "--model-args", '{"z_dim": 8}', "--encoder-output", "mu", "--image-size",
             str(S), "--dataset", "synthetic", "--synthetic-n", "300", "--run-id", run_id, "--cache-dir", str(cache),
             "--quiet", *extra]
