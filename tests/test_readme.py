@@ -8,8 +8,8 @@ README's code blocks (lines indented by four spaces) hold four kinds of lines:
 - example commands: run as written in a sandbox where README's paths exist
   (tests/readme_sandbox.py); only sizes are shrunk, by options appended to the line (argparse
   keeps the last value), and the cache is a temporary one (AE_CACHE_DIR);
-- Python blocks: run as written, with the placeholder run id (a string ending in ``..."``)
-  replaced by the tiny run.
+- Python: the blocks of "Using core from Python", one after the other as one script, on the
+  tiny run (README's examples open the run "tiny"; a string ending in ``..."`` is replaced by it).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ SETUP = ("./install.sh && streamlit run dashboard/app.py", "./install.sh --dev &
 # appended to an example so that it runs in seconds on 2 cores (sizes only)
 SHRINK = {"train": ["--epochs", "1", "--image-size", "32", "--widths", "8,16,16,32", "--z-dim", "8"],
           "import": ["--quiet"]}
-PLACEHOLDER = re.compile(r"\[|\{|\.\.\.|(?<![-\w])[A-Z][A-Z_]*\b")
+PLACEHOLDER = re.compile(r"\[|\{[\w-]+(?:,[\w-]+)+\}|\.\.\.|(?<![-\w\"'])[A-Z][A-Z_]*\b")
 
 
 def code_blocks(text: str) -> list[list[str]]:
@@ -73,7 +73,15 @@ COMMANDS = [c for b in BLOCKS for c in shell_lines(b)]
 CORE = [c for c in COMMANDS if c.startswith(("python -m core", "python3 -m core"))]
 USAGE = [c for c in CORE if PLACEHOLDER.search(c.split("core", 1)[1])]
 EXAMPLES = [c for c in CORE if c not in USAGE]
-PYTHON = ["\n".join(b) for b in BLOCKS if b and b[0].startswith(("from core", "import core"))]
+
+def python_section(text: str) -> str:
+    """The code blocks of README's "Using core from Python" section, as one script (they build
+    on each other: the first imports, the next open a run, ...)."""
+    sec = text.split("## Using core from Python", 1)[1].split("\n## ", 1)[0]
+    return "\n".join("\n".join(b) for b in code_blocks(sec))
+
+
+PYTHON = [python_section(README)]
 
 
 def test_the_readme_is_parsed():
@@ -121,9 +129,10 @@ def test_example_commands_run(line, sandbox, tmp_path):
 
 
 @pytest.mark.parametrize("i", range(len(PYTHON)))
-def test_python_blocks_run(i, tiny_run, tmp_path):
-    code = re.sub(r'"[\w.-]*\.\.\."', repr(tiny_run.run_id), PYTHON[i])
-    env = {**os.environ, "AE_CACHE_DIR": str(tiny_run.path.parents[1]), "PYTHONPATH": str(REPO_ROOT),
+def test_python_blocks_run(i, copy_tiny, tmp_path):
+    code = re.sub(r'"[\w.-]*\.\.\."', repr("tiny"), PYTHON[i])
+    copy_tiny(tmp_path / "cache")          # the examples may write derived files: never into the shared run
+    env = {**os.environ, "AE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO_ROOT),
            "OMP_NUM_THREADS": "1"}
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=600)
@@ -179,7 +188,8 @@ def _wait_for(url: str, limit_s: float) -> str:
 
 def test_readme_paths_exist():
     """Files and folders README names in backticks exist (a renamed module leaves no stale name)."""
-    names = set(re.findall(r"`((?:core|dashboard|tests|bench)/[\w/.-]+|[\w-]+\.(?:sh|toml|txt))`", README))
+    names = set(re.findall(r"`((?:core|dashboard|tests|bench)/[\w/.-]+|[\w-]+\.(?:sh|toml)|requirements[\w-]*\.txt)`",
+                           README))
     missing = [n for n in sorted(names) if not (REPO_ROOT / n.rstrip("/")).exists()]
     assert not missing, f"README names files that do not exist: {missing}"
 
