@@ -10,9 +10,15 @@ import streamlit as st
 
 from core import api
 
+# The first launch trains two runs of built-in synthetic faces. "demo" is a first look, small
+# enough that its atlas (histograms, map, face grid) is on screen within a minute on 2 CPU
+# cores; as soon as it is complete "demo-full" starts (64 px, z 256: the blog's setting, some
+# minutes), and a page that opened on the first look switches to it when it is done.
 DEMO_RUN_ID = "demo"
-# The first-launch run: built-in synthetic faces, a few minutes on 2 CPU cores.
-DEMO_CONFIG = api.make_config(dataset="synthetic", synthetic_n=6000, image_size=64, z_dim=256, epochs=8)
+DEMO_CONFIG = api.make_config(dataset="synthetic", synthetic_n=2000, image_size=32, z_dim=32, epochs=3,
+                              widths=(16, 32, 64))
+FULL_DEMO_RUN_ID = "demo-full"
+FULL_DEMO_CONFIG = api.make_config(dataset="synthetic", synthetic_n=6000, image_size=64, z_dim=256, epochs=8)
 
 
 def auto_jobs() -> bool:
@@ -27,6 +33,24 @@ def ensure_demo(cache_dir: str | None = None) -> bool:
     if not auto_jobs() or (d.is_dir() and any(p.is_dir() for p in d.iterdir())):
         return False
     return api.start_training(DEMO_RUN_ID, DEMO_CONFIG, cache_dir)
+
+
+def ensure_full_demo(cache_dir: str | None = None) -> bool:
+    """Once the first look is complete, the fuller demo trains (only in a cache that holds
+    nothing else: a user's own runs are never joined by a demo). True if it was spawned."""
+    if not auto_jobs():
+        return False
+    d = api.runs_dir(cache_dir)
+    others = {p.name for p in d.iterdir() if p.is_dir()} - {DEMO_RUN_ID} if d.is_dir() else {"?"}
+    if others or api.run_status(api.RunPaths.of(DEMO_RUN_ID, cache_dir)).get("state") != "done":
+        return False
+    if FULL_DEMO_RUN_ID in api.run_ids(cache_dir):
+        return False
+    return api.start_training(FULL_DEMO_RUN_ID, FULL_DEMO_CONFIG, cache_dir)
+
+
+def full_demo_done(cache_dir: str | None = None) -> bool:
+    return api.run_status(api.RunPaths.of(FULL_DEMO_RUN_ID, cache_dir)).get("state") == "done"
 
 
 def ensure_derived(rid: str) -> dict:

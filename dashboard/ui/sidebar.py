@@ -25,6 +25,10 @@ def run_picker(select: str | None = None) -> str | None:
     rids = api.run_ids()
     if select or "_select_run" in st.session_state:
         st.session_state["run_id"] = st.session_state.pop("_select_run", None) or select
+    if select == jobs.DEMO_RUN_ID:      # the app picked the first look: follow the demo until the user picks
+        st.session_state["_follow_demo"] = True
+    if st.session_state.get("_follow_demo") and jobs.full_demo_done():
+        st.session_state["run_id"], st.session_state["_follow_demo"] = jobs.FULL_DEMO_RUN_ID, False
     wanted = st.query_params.get("run")
     if wanted is not None and not st.session_state.get("_url_run_taken"):   # a link to a run: ?run=ID
         st.session_state["_url_run_taken"] = True
@@ -40,7 +44,8 @@ def run_picker(select: str | None = None) -> str | None:
         return None
     if st.session_state.get("run_id") not in rids:
         st.session_state["run_id"] = jobs.default_run(rids)
-    rid = st.selectbox("Run", rids, key="run_id", help="Every run in the cache, complete or not.")
+    rid = st.selectbox("Run", rids, key="run_id", help="Every run in the cache, complete or not.",
+                       on_change=lambda: st.session_state.update(_follow_demo=False))
     paths = api.RunPaths.of(rid)
     s = jobs.run_summary(rid)
     st.caption(api.summary_line(s))
@@ -56,7 +61,23 @@ def run_picker(select: str | None = None) -> str | None:
     busy = [r for r in rids if r != rid and api.training_active(api.RunPaths.of(r))]
     if busy:
         st.caption("training in the background: " + ", ".join(busy))
+    if st.session_state.get("_follow_demo") and rid == jobs.DEMO_RUN_ID:
+        _follow_full_demo()
     return rid
+
+
+@st.fragment(run_every=3.0)
+def _follow_full_demo() -> None:
+    """While the first look is shown: start the fuller demo once the first look is complete,
+    say how far it is, and reload the app on it when it is done (same tab, no reload)."""
+    jobs.ensure_full_demo()
+    if jobs.full_demo_done():
+        st.rerun(scope="app")
+    s = api.run_status(api.RunPaths.of(jobs.FULL_DEMO_RUN_ID))
+    if s.get("state") in ("training", "preparing", "encoding", "starting"):
+        ep = f", epoch {s['epoch']}/{s['epochs']}" if s.get("epoch") and s.get("epochs") else ""
+        st.caption(f"This is a first look (2,000 faces, 32 px, 3 epochs). `{jobs.FULL_DEMO_RUN_ID}` (6,000 faces, "
+                   f"64 px, z 256, 8 epochs) is training{ep}; the pages switch to it when it is done.")
 
 
 def _derive_caption(rid: str) -> None:

@@ -138,6 +138,10 @@ def complete_run() -> api.Run | None:
         st.info("No run selected. Start one from the sidebar (“New run”).")
         return None
     st.caption(f"run `{rid}`")
+    paths = api.RunPaths.of(rid)
+    if not paths.exists():   # launched moments ago (the picker lists it as starting): show it start
+        training_panel(paths)
+        return None
     run = api.open_run(rid)             # UnknownRunError: shown by the page guard
     if run.complete:
         return run
